@@ -1,0 +1,90 @@
+"""Local device detection: what pyopencl (and later pycuda) report, mapped to Targets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from search_spaces import Target
+
+# Catalog names for GPUs, matched against vendor device strings (case-insensitive).
+_GPU_NAMES = [
+    (r"\bh200\b", "h200"),
+    (r"\bh100\b", "h100"),
+    (r"\ba100\b", "a100"),
+    (r"\bl4\b", "l4"),
+    (r"rtx\s*4090", "rtx4090"),
+    (r"rtx\s*3090", "rtx3090"),
+    (r"\bv100\b", "v100"),
+]
+
+
+@dataclass(frozen=True)
+class LocalDevice:
+    """A device this machine can run kernels on, with the backend and how to reach it."""
+
+    name: str
+    backend: str  # "opencl"
+    platform: str
+    description: str
+    driver: str
+    target: Target
+    index: tuple[int, int]  # (platform, device) indices for the backend
+
+
+def catalog_name(vendor_name: str, platform: str, is_cpu: bool) -> str:
+    """A stable catalog name for a device from its vendor strings."""
+    if is_cpu:
+        if "portable computing language" in platform.lower() or "pocl" in platform.lower():
+            return "pocl-cpu"
+        return "opencl-cpu"
+    low = vendor_name.lower()
+    for pattern, name in _GPU_NAMES:
+        if re.search(pattern, low):
+            return name
+    return re.sub(r"[^a-z0-9]+", "-", low).strip("-") or "gpu"
+
+
+def detect_opencl() -> list[LocalDevice]:
+    """OpenCL devices on this machine; none (not an error) when OpenCL is unavailable."""
+    try:
+        import pyopencl as cl
+
+        platforms = cl.get_platforms()
+    except Exception:
+        return []
+    out = []
+    for pi, p in enumerate(platforms):
+        try:
+            devices = p.get_devices()
+        except Exception:
+            continue
+        for di, d in enumerate(devices):
+            is_cpu = bool(d.type & cl.device_type.CPU)
+            name = catalog_name(d.name, p.name, is_cpu)
+            target = Target(
+                name=name,
+                kind="cpu" if is_cpu else "gpu",
+                dialect="opencl",
+                max_threads=int(d.max_work_group_size),
+                max_local_bytes=int(d.local_mem_size),
+                max_accumulators=256,
+                compute_units=int(d.max_compute_units),
+            )
+            out.append(
+                LocalDevice(name, "opencl", p.name, d.name.strip(), d.driver_version, target, (pi, di))
+            )
+    return out
+
+
+def detect_local() -> list[LocalDevice]:
+    """All local devices, GPUs first, each name once (the first device of a name wins)."""
+    found = detect_opencl()
+    found.sort(key=lambda d: d.target.kind != "gpu")
+    seen: set[str] = set()
+    out = []
+    for d in found:
+        if d.name not in seen:
+            seen.add(d.name)
+            out.append(d)
+    return out

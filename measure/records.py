@@ -1,0 +1,68 @@
+"""Records that cross the boundary between the search driver and the device workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from search_spaces import KernelSource, Workload
+
+
+class Status(str, Enum):
+    """Outcome of one trial. Only OK trials have a latency and can become a best."""
+
+    OK = "ok"
+    COMPILE_ERROR = "compile_error"
+    COMPILE_TIMEOUT = "compile_timeout"
+    OUT_OF_RESOURCES = "out_of_resources"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    WRONG_RESULT = "wrong_result"
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The measurement protocol; stored with every trial.
+
+    After one checked run into a poisoned output buffer, `warmup` untimed runs, then timed runs
+    until at least `min_repeats` samples and `budget_s` seconds of kernel time (or
+    `max_repeats`); timing stops early for a kernel slower than `cutoff_s` per run.
+    """
+
+    warmup: int = 1
+    min_repeats: int = 3
+    max_repeats: int = 30
+    budget_s: float = 0.05
+    cutoff_s: float = float("inf")
+    rtol: float = 1e-4
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        d = dict(self.__dict__)
+        d["cutoff_s"] = None if d["cutoff_s"] == float("inf") else d["cutoff_s"]
+        return d
+
+
+@dataclass(frozen=True)
+class MeasureInput:
+    """One candidate: the workload (for the reference) and its generated kernel."""
+
+    workload: Workload
+    kernel: KernelSource
+    options: MeasureOptions = field(default_factory=MeasureOptions)
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """What a worker reports for one candidate. Failures are results, not exceptions."""
+
+    status: Status
+    latency_s: float | None = None  # median of samples
+    samples: tuple[float, ...] = ()
+    error: str = ""
+    max_rel_error: float | None = None
+    compile_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK

@@ -1,0 +1,95 @@
+"""The one generic tensor-expression form every operator is written in.
+
+An operator is `out[spatial axes] = epilogue(sum over reduce axes of body)`, where `body` and
+`epilogue` are expressions over reads of the input tensors with integer index expressions.
+A read outside its tensor yields zero (that is how padding is written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from search_spaces.expr import Acc, Expr, Read, bounds, reads
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A loop axis of the computation with its extent."""
+
+    name: str
+    extent: int
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A dense float32 row-major tensor argument."""
+
+    name: str
+    shape: tuple[int, ...]
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        out, acc = [], 1
+        for n in reversed(self.shape):
+            out.append(acc)
+            acc *= n
+        return tuple(reversed(out))
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True)
+class ComputeDef:
+    """An operator instance: inputs, output, axes, the reduced body and an optional epilogue.
+
+    The output is indexed by the spatial axes in order. `epilogue` uses `Acc()` for the reduced
+    value and may read inputs indexed by spatial axes only (a bias, say).
+    """
+
+    op: str
+    inputs: tuple[Tensor, ...]
+    output: Tensor
+    spatial: tuple[Axis, ...]
+    reduce: tuple[Axis, ...]
+    body: Expr
+    epilogue: Expr = Acc()
+
+    def __post_init__(self) -> None:
+        if tuple(a.extent for a in self.spatial) != self.output.shape:
+            raise ValueError("spatial axes must match the output shape")
+        names = {t.name for t in self.inputs}
+        ranges = self.axis_ranges()
+        for r in reads(self.body) + reads(self.epilogue):
+            if r.tensor not in names:
+                raise ValueError(f"read of unknown tensor {r.tensor}")
+            if len(r.indices) != len(self.tensor(r.tensor).shape):
+                raise ValueError(f"read of {r.tensor} has the wrong rank")
+            for ix in r.indices:
+                bounds(ix, ranges)  # every index must be analysable
+
+    def tensor(self, name: str) -> Tensor:
+        for t in (*self.inputs, self.output):
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def axis_ranges(self) -> dict[str, tuple[int, int]]:
+        return {a.name: (0, a.extent - 1) for a in (*self.spatial, *self.reduce)}
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations, counting a multiply-add as two (padding included)."""
+        return 2 * prod(a.extent for a in self.spatial) * prod(a.extent for a in self.reduce)
+
+
+def unsafe_dims(read: Read, tensor: Tensor, ranges: dict[str, tuple[int, int]]) -> list[int]:
+    """Dimensions of `read` whose index may leave the tensor for the given variable ranges."""
+    out = []
+    for d, (ix, n) in enumerate(zip(read.indices, tensor.shape)):
+        lo, hi = bounds(ix, ranges)
+        if lo < 0 or hi >= n:
+            out.append(d)
+    return out

@@ -1,0 +1,292 @@
+"""Lowering: a computation and a tiled schedule become a loop-nest kernel (see tiling.py).
+
+Kernel structure (one work-item):
+    decompose group / local ids into per-axis block and thread coordinates
+    acc[register tile] = 0
+    for each outer reduction step:
+        [stage cached inputs in local memory; barrier]
+        for inner reduction (unroll annotation): for register tile (unrolled): acc += body
+        [barrier]
+    for register tile (unrolled): out = epilogue(acc), guarded where tiles overrun the extent
+The innermost spatial axis is vectorised by `vector`: contiguous reads become vector loads,
+reads that do not depend on it are broadcast, anything else is gathered lane by lane.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from search_spaces.compute import ComputeDef, Tensor
+from search_spaces.expr import (
+    Acc,
+    Bin,
+    Const,
+    Expr,
+    Read,
+    Var,
+    bounds,
+    linear,
+    simplify,
+    substitute,
+    transform,
+)
+from search_spaces.ir import (
+    ArrayDecl,
+    Assign,
+    Barrier,
+    Block,
+    Decl,
+    Elem,
+    For,
+    If,
+    KernelIR,
+    Lanes,
+    Load,
+    Param,
+    Select,
+    Special,
+    Stmt,
+    Store,
+)
+from search_spaces.schedule import Schedule
+from search_spaces.tiling import CacheRegion, Tiling
+
+ZERO = Const(0.0)
+
+
+def all_of(conds: list[Expr]) -> Expr | None:
+    out: Expr | None = None
+    for c in conds:
+        out = c if out is None else Bin("&&", out, c)
+    return out
+
+
+def flat_index(indices: tuple[Expr, ...], shape: tuple[int, ...]) -> Expr:
+    strides = Tensor("_", shape).strides
+    out: Expr = Const(0)
+    for ix, st in zip(indices, strides):
+        out = simplify(out + simplify(ix * st))
+    return out
+
+
+def range_checks(indices: tuple[Expr, ...], shape: tuple[int, ...], ranges) -> list[Expr]:
+    """Bounds checks for the dimensions whose index may leave [0, n) over `ranges`."""
+    conds: list[Expr] = []
+    for ix, n in zip(indices, shape):
+        lo, hi = bounds(ix, ranges)
+        if lo < 0:
+            conds.append(Bin("<=", Const(0), ix))
+        if hi >= n:
+            conds.append(Bin("<", ix, Const(n)))
+    return conds
+
+
+class Lowering:
+    """Builds the KernelIR of one (computation, schedule) pair."""
+
+    def __init__(self, compute: ComputeDef, schedule: Schedule, name: str):
+        self.c = compute
+        self.s = schedule
+        self.name = name
+        self.t = Tiling(compute, schedule)
+        self.width = schedule.vector
+        self.vax = self.t.vector_axis
+        ranges = self.t.loop_ranges()
+        # loop variables that can only be 0 are replaced by 0: no loop, no declaration
+        self.zero = {v: Const(0) for v, (lo, hi) in ranges.items() if lo == hi == 0}
+        self.ranges = {v: r for v, r in ranges.items() if v not in self.zero}
+        self.exp = {a: substitute(e, self.zero) for a, e in self.t.expansion().items()}
+        self.covered = self.t.covered_ranges()
+        self.regions: dict[str, CacheRegion] = {}
+        for name_ in schedule.cache:
+            reg = self.t.cache_region(name_)
+            self.regions[name_] = CacheRegion(
+                reg.tensor,
+                tuple(substitute(b, self.zero) for b in reg.base),
+                reg.extent,
+                tuple(substitute(ix, self.zero) for ix in reg.local_index),
+            )
+
+    # --- reads -------------------------------------------------------------------------------
+    def lane(self, e: Expr, k: int) -> Expr:
+        """`e` at vector lane k (the vector axis shifted by k)."""
+        if k == 0 or self.vax is None:
+            return e
+        return substitute(e, {self.vax: Var(self.vax) + k})
+
+    def global_read(self, r: Read, tensor: Tensor) -> Expr:
+        conds = range_checks(r.indices, tensor.shape, self.covered)
+        load = Load(tensor.name, flat_index(r.indices, tensor.shape))
+        cond = all_of(conds)
+        return load if cond is None else Select(cond, load, ZERO)
+
+    def read(self, r: Read) -> Expr:
+        tensor = self.c.tensor(r.tensor)
+        if r.tensor in self.regions:
+            return self.cached_read(r)
+        if self.vax is None:
+            return self.global_read(r, tensor)
+        forms = [linear(ix) for ix in r.indices]
+        if all(f is not None and self.vax not in f[0] for f in forms):
+            return self.global_read(r, tensor)  # broadcast
+        *lead, last = r.indices
+        lead_free = all(f is not None and self.vax not in f[0] for f in forms[:-1])
+        last_form = forms[-1]
+        if lead_free and last_form is not None and last_form[0].get(self.vax) == 1:
+            lo, hi = bounds(last, self.covered)
+            uniform = (lo >= 0 and hi < tensor.shape[-1]) or (
+                last == Var(self.vax) and tensor.shape[-1] % self.width == 0
+            )
+            if uniform:
+                conds = range_checks(r.indices, tensor.shape, self.covered)
+                load = Load(tensor.name, flat_index(r.indices, tensor.shape), self.width)
+                cond = all_of(conds)
+                return load if cond is None else Select(cond, load, ZERO)
+        lanes = tuple(
+            self.global_read(Read(r.tensor, tuple(self.lane(ix, k) for ix in r.indices)), tensor)
+            for k in range(self.width)
+        )
+        return Lanes(lanes)
+
+    def cached_read(self, r: Read) -> Expr:
+        reg = self.regions[r.tensor]
+        idx = flat_index(reg.local_index, reg.extent)
+        if self.vax is None:
+            return Load("sm_" + r.tensor, idx)
+        form = linear(idx)
+        assert form is not None
+        coef = form[0].get("in_" + self.vax, 0)
+        if coef == 0:
+            return Load("sm_" + r.tensor, idx)
+        if coef == 1:
+            return Load("sm_" + r.tensor, idx, self.width)
+        inner = "in_" + self.vax
+        return Lanes(
+            tuple(
+                Load("sm_" + r.tensor, substitute(idx, {inner: Var(inner) + k}))
+                for k in range(self.width)
+            )
+        )
+
+    def value(self, e: Expr, acc: Expr) -> Expr:
+        """The compute-level expression `e` as an IR expression."""
+
+        def rewrite(n: Expr) -> Expr | None:
+            if isinstance(n, Read):
+                return self.read(n)
+            if isinstance(n, Acc):
+                return acc
+            return None
+
+        return transform(e, rewrite)
+
+    # --- loop structure ------------------------------------------------------------------------
+    def tile_loops(self, inner: list[Stmt]) -> list[Stmt]:
+        """Wrap `inner` in the fully unrolled register-tile loops (vthread outer, inner inner)."""
+        body: list[Stmt] = inner
+        loops = [("in_" + s.name, s.inner, s.name) for s in reversed(self.t.spatial)]
+        loops += [("vt_" + s.name, s.vthread, s.name) for s in reversed(self.t.spatial)]
+        for var, extent, axis in loops:
+            if var in self.zero:
+                continue
+            step = self.width if (axis == self.vax and var.startswith("in_")) else 1
+            body = [For(var, extent, tuple(body), step=step, unroll=0)]
+        return body if body is not inner else [Block(tuple(inner))]
+
+    def acc_index(self) -> Expr:
+        parts: list[tuple[str, int]] = [("vt_" + s.name, s.vthread) for s in self.t.spatial]
+        parts += [("in_" + s.name, s.inner) for s in self.t.spatial]
+        out: Expr = Const(0)
+        for var, extent in parts:
+            v: Expr = self.zero.get(var, Var(var))
+            if var == "in_" + str(self.vax):
+                v, extent = v // self.width, extent // self.width
+            out = simplify(simplify(out * extent) + v)
+        return out
+
+    def axis_decls(self, axes) -> list[Stmt]:
+        return [Decl(a.name, "int", self.exp[a.name]) for a in axes]
+
+    def stage(self, name: str) -> list[Stmt]:
+        """Cooperative copy of one cached input's region into local memory."""
+        reg = self.regions[name]
+        tensor = self.c.tensor(name)
+        e = Var("e_" + name)
+        coords: list[Stmt] = []
+        gidx: list[Expr] = []
+        ranges = dict(self.ranges)
+        for d, n in enumerate(reg.extent):
+            inner = prod(reg.extent[d + 1 :])
+            cvar = f"c{d}_{name}"
+            coords.append(Decl(cvar, "int", simplify(simplify(e // inner) % n)))
+            ranges[cvar] = (0, n - 1)
+            gidx.append(simplify(reg.base[d] + Var(cvar)))
+        conds = range_checks(tuple(gidx), tensor.shape, ranges)
+        load: Expr = Load(name, flat_index(tuple(gidx), tensor.shape))
+        cond = all_of(conds)
+        value = load if cond is None else Select(cond, load, ZERO)
+        body = (*coords, Assign(Elem("sm_" + name, e), value))
+        return [For(e.name, reg.size, body, step=self.t.threads, start=Var("lid"))]
+
+    def build(self) -> KernelIR:
+        c, t, s = self.c, self.t, self.s
+        stmts: list[Stmt] = [
+            ArrayDecl("sm_" + n, "float", reg.size, "local") for n, reg in self.regions.items()
+        ]
+        stmts.append(Decl("gid", "int", Special("group")))
+        stmts.append(Decl("lid", "int", Special("local")))
+        blocks = [(("blk_" + a.name), a.blocks) for a in t.spatial]
+        threads = [(("thr_" + a.name), a.thread) for a in t.spatial]
+        for base, dims in (("gid", blocks), ("lid", threads)):
+            below = 1
+            for var, n in reversed(dims):
+                if var not in self.zero:
+                    stmts.append(Decl(var, "int", simplify(simplify(Var(base) // below) % n)))
+                below *= n
+        nacc = t.accumulators // self.width
+        ctype = "float" if self.width == 1 else f"float{self.width}"
+        stmts.append(ArrayDecl("acc", ctype, nacc))
+        stmts.append(For("z", nacc, (Assign(Elem("acc", Var("z")), ZERO),), unroll=0))
+
+        acc = Elem("acc", self.acc_index())
+        inner: list[Stmt] = self.axis_decls(c.spatial) + self.axis_decls(c.reduce)
+        update: Stmt = Assign(acc, self.value(c.body, acc), "+=")
+        overrun = [Bin("<", Var(r.name), Const(r.extent)) for r in t.reduce if r.covered > r.extent]
+        guard = all_of(overrun)
+        inner.append(update if guard is None else If(guard, (update,)))
+        body = self.tile_loops(inner)
+        ki_loops = [r for r in t.reduce if "ki_" + r.name not in self.zero]
+        for i, r in enumerate(reversed(ki_loops)):
+            unroll = (s.unroll or None) if i == 0 else None
+            body = [For("ki_" + r.name, r.inner, tuple(body), unroll=unroll)]
+        ko_loops = [r for r in t.reduce if "ko_" + r.name not in self.zero]
+        if self.regions:
+            staged = [st for n in self.regions for st in self.stage(n)]
+            body = staged + [Barrier()] + body + ([Barrier()] if ko_loops else [])
+        for r in reversed(ko_loops):
+            body = [For("ko_" + r.name, r.outer, tuple(body))]
+        stmts += body
+
+        out = c.output
+        epi: list[Stmt] = self.axis_decls(c.spatial)
+        store = Store(
+            out.name,
+            flat_index(tuple(Var(a.name) for a in c.spatial), out.shape),
+            self.value(c.epilogue, acc),
+            self.width,
+        )
+        spill = [Bin("<", Var(a.name), Const(a.extent)) for a in t.spatial if a.covered > a.extent]
+        guard = all_of(spill)
+        epi.append(store if guard is None else If(guard, (store,)))
+        stmts += self.tile_loops(epi)
+
+        params = tuple(Param(x.name, x.shape, False) for x in c.inputs) + (
+            Param(out.name, out.shape, True),
+        )
+        return KernelIR(self.name, params, tuple(stmts), t.groups, t.threads, self.width)
+
+
+def lower(compute: ComputeDef, schedule: Schedule, name: str) -> KernelIR:
+    """The loop-nest kernel for `schedule` applied to `compute`, entry point `name`."""
+    return Lowering(compute, schedule, name).build()
+

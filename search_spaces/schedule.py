@@ -1,0 +1,60 @@
+"""Schedules: a sketch (the structure) plus the annotation (the numbers), as plain data.
+
+A schedule is what the database stores and what the search mutates; code is regenerated from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Annotation of a multi-level tiled sketch.
+
+    spatial[a] = (vthread, thread, inner) tile factors of spatial axis a; the block count is
+    derived as ceil(extent / product). reduce[r] = inner tile of reduce axis r. `vector` is the
+    width along the innermost spatial axis; `unroll` the unroll pragma of the innermost reduce
+    loop (0: left to the compiler); `cache` the inputs staged in local memory.
+    """
+
+    sketch: str
+    spatial: tuple[tuple[int, int, int], ...]
+    reduce: tuple[int, ...]
+    vector: int = 1
+    unroll: int = 0
+    cache: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "sketch": self.sketch,
+            "spatial": [list(t) for t in self.spatial],
+            "reduce": list(self.reduce),
+            "vector": self.vector,
+            "unroll": self.unroll,
+            "cache": list(self.cache),
+        }
+
+    @staticmethod
+    def from_json(d: dict) -> Schedule:
+        try:
+            return Schedule(
+                sketch=str(d["sketch"]),
+                spatial=tuple(tuple(int(x) for x in t) for t in d["spatial"]),  # type: ignore[misc]
+                reduce=tuple(int(x) for x in d["reduce"]),
+                vector=int(d.get("vector", 1)),
+                unroll=int(d.get("unroll", 0)),
+                cache=tuple(str(c) for c in d.get("cache", ())),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a schedule: {d!r} ({e})") from None
+
+    @property
+    def canonical(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:24]

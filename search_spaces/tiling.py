@@ -1,0 +1,186 @@
+"""How a multi-level tiled schedule maps axes onto work-groups, work-items and registers.
+
+Spatial axis a of extent E with factors (V, T, I) and derived B = ceil(E / (V*T*I)) is
+    a = ((blk_a * V + vt_a) * T + thr_a) * I + in_a
+blk_a comes from the work-group id, thr_a from the work-item id, and vt_a and in_a are fully
+unrolled register-tile loops. Reduce axis r of extent R with inner factor Ki is
+    r = ko_r * Ki + ki_r
+with Ko = ceil(R / Ki). Extents that the tiles do not divide are guarded, never assumed away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from math import prod
+
+from search_spaces.compute import ComputeDef
+from search_spaces.expr import (
+    Expr,
+    Read,
+    Var,
+    bounds,
+    from_linear,
+    linear,
+    reads,
+    simplify,
+    substitute,
+)
+from search_spaces.schedule import Schedule
+
+VECTOR_WIDTHS = (1, 2, 4, 8, 16)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class SpatialTile:
+    name: str
+    extent: int
+    blocks: int
+    vthread: int
+    thread: int
+    inner: int
+
+    @property
+    def covered(self) -> int:
+        return self.blocks * self.vthread * self.thread * self.inner
+
+
+@dataclass(frozen=True)
+class ReduceTile:
+    name: str
+    extent: int
+    outer: int
+    inner: int
+
+    @property
+    def covered(self) -> int:
+        return self.outer * self.inner
+
+
+@dataclass(frozen=True)
+class CacheRegion:
+    """The box of an input that one work-group reads in one outer reduction step."""
+
+    tensor: str
+    base: tuple[Expr, ...]  # per dimension, in blk_* and ko_* variables
+    extent: tuple[int, ...]
+    local_index: tuple[Expr, ...]  # per dimension, in register/thread/inner-reduce variables
+
+    @property
+    def size(self) -> int:
+        return prod(self.extent)
+
+
+class Tiling:
+    """The loop structure of one schedule applied to one computation."""
+
+    def __init__(self, compute: ComputeDef, schedule: Schedule):
+        if len(schedule.spatial) != len(compute.spatial) or len(schedule.reduce) != len(
+            compute.reduce
+        ):
+            raise ValueError("schedule does not match the computation's axes")
+        self.compute = compute
+        self.schedule = schedule
+        self.spatial = tuple(
+            SpatialTile(a.name, a.extent, ceil_div(a.extent, v * t * i), v, t, i)
+            for a, (v, t, i) in zip(compute.spatial, schedule.spatial)
+        )
+        self.reduce = tuple(
+            ReduceTile(a.name, a.extent, ceil_div(a.extent, ki), ki)
+            for a, ki in zip(compute.reduce, schedule.reduce)
+        )
+
+    # --- sizes -------------------------------------------------------------------------------
+    @property
+    def threads(self) -> int:
+        return prod(s.thread for s in self.spatial)
+
+    @property
+    def groups(self) -> int:
+        return prod(s.blocks for s in self.spatial)
+
+    @property
+    def accumulators(self) -> int:
+        return prod(s.vthread * s.inner for s in self.spatial)
+
+    @property
+    def vector_axis(self) -> str | None:
+        return self.spatial[-1].name if self.schedule.vector > 1 else None
+
+    # --- loop variables ----------------------------------------------------------------------
+    def expansion(self) -> dict[str, Expr]:
+        """Each axis as an expression of the loop variables."""
+        out: dict[str, Expr] = {}
+        for s in self.spatial:
+            e = ((Var("blk_" + s.name) * s.vthread + Var("vt_" + s.name)) * s.thread) + Var(
+                "thr_" + s.name
+            )
+            out[s.name] = simplify(e * s.inner + Var("in_" + s.name))
+        for r in self.reduce:
+            out[r.name] = simplify(Var("ko_" + r.name) * r.inner + Var("ki_" + r.name))
+        return out
+
+    def loop_ranges(self) -> dict[str, tuple[int, int]]:
+        """Inclusive ranges of every loop variable."""
+        out: dict[str, tuple[int, int]] = {}
+        for s in self.spatial:
+            out.update(
+                {
+                    "blk_" + s.name: (0, s.blocks - 1),
+                    "vt_" + s.name: (0, s.vthread - 1),
+                    "thr_" + s.name: (0, s.thread - 1),
+                    "in_" + s.name: (0, s.inner - 1),
+                }
+            )
+        for r in self.reduce:
+            out.update({"ko_" + r.name: (0, r.outer - 1), "ki_" + r.name: (0, r.inner - 1)})
+        return out
+
+    def covered_ranges(self) -> dict[str, tuple[int, int]]:
+        """Ranges of the axes as the tiles cover them (past the extent where tiles overrun)."""
+        return {t.name: (0, t.covered - 1) for t in (*self.spatial, *self.reduce)}
+
+    # --- local-memory staging ----------------------------------------------------------------
+    @cached_property
+    def cacheable(self) -> tuple[str, ...]:
+        """Inputs whose reads are affine in the loop variables (one region per outer step)."""
+        out = []
+        exp = self.expansion()
+        for t in self.compute.inputs:
+            rs = [r for r in reads(self.compute.body) if r.tensor == t.name]
+            if not rs or any(r.tensor == t.name for r in reads(self.compute.epilogue)):
+                continue
+            if all(linear(substitute(ix, exp)) is not None for r in rs for ix in r.indices):
+                if len({r.indices for r in rs}) == 1:
+                    out.append(t.name)
+        return tuple(out)
+
+    def cache_region(self, tensor: str) -> CacheRegion:
+        """The box of `tensor` that a work-group reads per outer reduction step."""
+        read = next(r for r in reads(self.compute.body) if r.tensor == tensor)
+        return region_of(read, self.expansion(), self.loop_ranges())
+
+    def local_bytes(self) -> int:
+        return sum(4 * self.cache_region(t).size for t in self.schedule.cache)
+
+
+OUTER_PREFIXES = ("blk_", "ko_")
+
+
+def region_of(read: Read, exp: dict[str, Expr], ranges: dict[str, tuple[int, int]]) -> CacheRegion:
+    base, extent, local = [], [], []
+    for ix in read.indices:
+        form = linear(substitute(ix, exp))
+        assert form is not None, "cache regions need affine indices"
+        coefs, const = form
+        outer = {v: c for v, c in coefs.items() if v.startswith(OUTER_PREFIXES)}
+        inner = {v: c for v, c in coefs.items() if not v.startswith(OUTER_PREFIXES)}
+        lo, hi = bounds(from_linear(inner, 0), ranges)
+        base.append(from_linear(outer, const + lo))
+        extent.append(hi - lo + 1)
+        local.append(from_linear(inner, -lo))
+    return CacheRegion(read.tensor, tuple(base), tuple(extent), tuple(local))
