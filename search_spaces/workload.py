@@ -15,6 +15,10 @@ from search_spaces.ops import ShapeError, get_op
 
 DTYPE = "float32"
 
+# A copy of ../shared/workloads/ansor_single_op.toml shipped with the package (a test keeps
+# the two equal).
+BENCHMARK_FILE = Path(__file__).parent / "data" / "ansor_single_op.toml"
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -99,7 +103,7 @@ def parse_shape(shape: str) -> tuple[dict[str, int], str | None]:
     return params, layout
 
 
-def benchmark_set(op: str, path: Path) -> list[Workload]:
+def benchmark_set(op: str, path: Path = BENCHMARK_FILE) -> list[Workload]:
     """The workloads of the benchmark file whose operator is `op` (GMM for matmul, C2D for conv2d...).
 
     Where several families share an operator, the first family listed for it is used.

@@ -1,0 +1,208 @@
+"""The `tune` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from search_spaces import OPS, ShapeError, Workload, benchmark_set
+
+app = typer.Typer(
+    help="Autotuning search service with a tuning database.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+# The one place that reads the environment: the database URL default.
+DEFAULT_DB = os.environ.get("TUNE_DB", "tuning.db")
+
+OpOpt = Annotated[str, typer.Option("--op", help=f"operator: {', '.join(sorted(OPS))}")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="device name, or 'auto' for the local device")
+]
+DbOpt = Annotated[str, typer.Option("--db", help="database URL or SQLite file path")]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def parse_workloads(op: str, shape: str | None) -> list[Workload]:
+    try:
+        if shape is None:
+            return benchmark_set(op)
+        return [Workload.parse(op, shape)]
+    except ShapeError as e:
+        raise fail(str(e), 2) from None
+
+
+def resolve_local_device(name: str) -> str:
+    """'auto' -> the first local device (GPUs first); a name must be present here."""
+    from measure import detect_local
+
+    names = [d.name for d in detect_local()]
+    if name == "auto":
+        if not names:
+            raise fail("no OpenCL or CUDA device found on this machine", 2)
+        return names[0]
+    if name not in names:
+        raise fail(f"device {name!r} is not available; devices: {', '.join(names) or 'none'}", 2)
+    return name
+
+
+def sqlite_path(url: str) -> Path | None:
+    from tuning_db import database_url
+
+    url = database_url(url)
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+
+
+@app.command()
+def run(
+    op: OpOpt,
+    shape: Annotated[
+        str | None,
+        typer.Option(help="NAME=V,... as in OPERATORS.md; omitted: the op's benchmark shapes"),
+    ] = None,
+    device: DeviceOpt = "auto",
+    trials: Annotated[int, typer.Option(min=1, help="candidates to measure per workload")] = 32,
+    db: DbOpt = DEFAULT_DB,
+    seed: Annotated[int, typer.Option(help="random seed of the search")] = 0,
+    batch: Annotated[int, typer.Option(min=1, help="candidates per round")] = 8,
+    strategy: Annotated[str, typer.Option(help="search strategy: random")] = "random",
+) -> None:
+    """Tune an operator on a device and store every trial."""
+    from measure import DevicePool
+    from tuner.strategies import STRATEGIES
+    from tuner.tune import TuneOptions, device_info, tune
+    from tuning_db import TuningDB
+
+    if strategy not in STRATEGIES:
+        raise fail(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}", 2)
+    if op not in OPS:
+        raise fail(f"unknown operator {op!r}; operators: {', '.join(sorted(OPS))}", 2)
+    workloads = parse_workloads(op, shape)
+    name = resolve_local_device(device)
+    pool = DevicePool()
+    store = TuningDB(db)
+    summaries = []
+    try:
+        info = device_info(pool, name)
+        out.print(f"Tuning {len(workloads)} {op} workload(s) on [bold]{name}[/] ({info.description})")
+        opts = TuneOptions(trials=trials, batch=batch, seed=seed, strategy=strategy)
+        for w in workloads:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[best]}"),
+                TimeElapsedColumn(),
+                console=out,
+                transient=False,
+            ) as bar:
+                task = bar.add_task(w.shape_text, total=trials, best="")
+
+                def progress(done: int, total: int, best: float | None, w=w, task=task) -> None:
+                    label = f"best {w.compute.flops / best / 1e9:8.2f} GFLOP/s" if best else ""
+                    bar.update(task, completed=done, best=label)
+
+                summaries.append(tune(w, info, store, pool, opts, progress))
+    finally:
+        pool.shutdown()
+        store.close()
+    print_summary(summaries, name, db)
+
+
+def print_summary(summaries, device: str, db: str) -> None:
+    table = Table(title=f"Best kernels found on {device}")
+    table.add_column("workload", overflow="fold")
+    for col in ("trials", "failed", "latency (us)", "GFLOP/s", "vs first valid"):
+        table.add_column(col, justify="right")
+    for s in summaries:
+        failed = s.measured - s.statuses.get("ok", 0)
+        if s.best_s is None:
+            table.add_row(s.workload.shape_text, str(s.measured), str(failed), "-", "-", "-")
+            continue
+        table.add_row(
+            s.workload.shape_text,
+            str(s.measured),
+            str(failed),
+            f"{s.best_s * 1e6:.1f}",
+            f"{s.gflops:.2f}",
+            f"{s.speedup:.1f}x",
+        )
+    out.print(table)
+    if summaries:
+        w = summaries[0].workload
+        out.print(
+            f"Stored in {db}. Look a kernel up with: tune lookup --op {w.op} "
+            f"--shape {w.shape_text} --device {device} --db {db}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def lookup(
+    op: OpOpt,
+    shape: Annotated[str, typer.Option(help="NAME=V,... as in OPERATORS.md")],
+    device: DeviceOpt = "auto",
+    db: DbOpt = DEFAULT_DB,
+    format: Annotated[str, typer.Option("--format", help="json or text")] = "json",
+) -> None:
+    """Print the best stored kernel for a workload on a device."""
+    from tuning_db import NotTuned, TuningDB
+    from tuning_db import lookup as do_lookup
+
+    if format not in ("json", "text"):
+        raise fail("--format must be json or text", 2)
+    if op not in OPS:
+        raise fail(f"unknown operator {op!r}; operators: {', '.join(sorted(OPS))}", 2)
+    (workload,) = parse_workloads(op, shape)
+    name = resolve_local_device(device) if device == "auto" else device
+    path = sqlite_path(db)
+    if path is not None and not path.exists():
+        raise fail(f"no tuning database at {path}", 1)
+    store = TuningDB(db)
+    try:
+        result = do_lookup(store, workload, name)
+    except NotTuned as e:
+        raise fail(str(e), 1) from None
+    finally:
+        store.close()
+    if format == "json":
+        print(json.dumps(result, indent=2))
+        return
+    out.print(
+        f"{op} {workload.shape_text} on {name}: {result['latency_us']:.1f} us, "
+        f"{result['gflops']:.2f} GFLOP/s ({result['match']} match)"
+    )
+    print(result["kernel"]["source"])
+
+
+@app.command()
+def devices() -> None:
+    """List the devices of this machine."""
+    from measure import detect_local
+
+    table = Table(title="Local devices")
+    for col in ("name", "kind", "backend", "description", "compute units"):
+        table.add_column(col)
+    for d in detect_local():
+        table.add_row(d.name, d.target.kind, d.backend, d.description, str(d.target.compute_units))
+    out.print(table)
+
+
+def main() -> None:
+    app()
