@@ -72,7 +72,9 @@ def detect_opencl() -> list[LocalDevice]:
                 compute_units=int(d.max_compute_units),
             )
             out.append(
-                LocalDevice(name, "opencl", p.name, d.name.strip(), d.driver_version, target, (pi, di))
+                LocalDevice(
+                    name, "opencl", p.name, d.name.strip(), d.driver_version, target, (pi, di)
+                )
             )
     return out
 

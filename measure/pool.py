@@ -81,7 +81,9 @@ class DevicePool:
 
         self.start()
         return sorted(
-            k[len(RESOURCE_PREFIX) :] for k in ray.cluster_resources() if k.startswith(RESOURCE_PREFIX)
+            k[len(RESOURCE_PREFIX) :]
+            for k in ray.cluster_resources()
+            if k.startswith(RESOURCE_PREFIX)
         )
 
     def worker(self, name: str):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from search_spaces import KernelSource, Workload
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of one trial. Only OK trials have a latency and can become a best."""
 
     OK = "ok"

@@ -6,10 +6,10 @@ dataclass, so expressions hash, compare and can be used as dictionary keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
-Number = Union[int, float]
+Number = int | float
 
 
 class Expr:
@@ -40,7 +40,7 @@ class Expr:
         return simplify(Bin("%", self, wrap(other)))
 
 
-ExprLike = Union[Expr, int, float]
+ExprLike = Expr | int | float
 
 
 @dataclass(frozen=True, eq=True)

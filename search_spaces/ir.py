@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from search_spaces.expr import Expr
 
@@ -97,10 +96,10 @@ class For:
     n = unroll by n."""
 
     var: str
-    extent: Union[int, Expr]
+    extent: int | Expr
     body: tuple[Stmt, ...]
     step: int = 1
-    start: Union[int, Expr] = 0
+    start: int | Expr = 0
     unroll: int | None = None
 
 
@@ -122,7 +121,7 @@ class Barrier:
     """Work-group barrier on local memory."""
 
 
-Stmt = Union[Decl, ArrayDecl, Assign, Store, For, If, Block, Barrier]
+Stmt = Decl | ArrayDecl | Assign | Store | For | If | Block | Barrier
 
 
 @dataclass(frozen=True)

@@ -289,4 +289,3 @@ class Lowering:
 def lower(compute: ComputeDef, schedule: Schedule, name: str) -> KernelIR:
     """The loop-nest kernel for `schedule` applied to `compute`, entry point `name`."""
     return Lowering(compute, schedule, name).build()
-

@@ -179,4 +179,3 @@ def space_size(compute: ComputeDef, target: Target) -> dict[str, int]:
         caches = 2 ** len(sk.cacheable) - 1 if sk.cacheable else 1
         out[sk.name] = tiles * widths * len(UNROLLS) * caches
     return out
-

@@ -104,7 +104,7 @@ def parse_shape(shape: str) -> tuple[dict[str, int], str | None]:
 
 
 def benchmark_set(op: str, path: Path = BENCHMARK_FILE) -> list[Workload]:
-    """The workloads of the benchmark file whose operator is `op` (GMM for matmul, C2D for conv2d...).
+    """The benchmark file's workloads of operator `op` (GMM for matmul, C2D for conv2d...).
 
     Where several families share an operator, the first family listed for it is used.
     """

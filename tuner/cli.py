@@ -99,7 +99,9 @@ def run(
     summaries = []
     try:
         info = device_info(pool, name)
-        out.print(f"Tuning {len(workloads)} {op} workload(s) on [bold]{name}[/] ({info.description})")
+        out.print(
+            f"Tuning {len(workloads)} {op} workload(s) on [bold]{name}[/] ({info.description})"
+        )
         opts = TuneOptions(trials=trials, batch=batch, seed=seed, strategy=strategy)
         for w in workloads:
             with Progress(
@@ -206,3 +208,7 @@ def devices() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

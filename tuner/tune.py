@@ -104,4 +104,6 @@ def tune(
         measured += len(schedules)
         if progress:
             progress(measured, options.trials, best)
-    return TuneSummary(workload, device.name, measured, dict(statuses), first_ok, best, best_schedule)
+    return TuneSummary(
+        workload, device.name, measured, dict(statuses), first_ok, best, best_schedule
+    )

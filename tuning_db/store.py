@@ -41,7 +41,11 @@ def workload_from_row(row: WorkloadRow) -> Workload:
 
 def device_from_row(row: DeviceRow) -> DeviceInfo:
     return DeviceInfo(
-        row.name, Target.from_json(json.loads(row.target)), row.platform, row.description, row.driver
+        row.name,
+        Target.from_json(json.loads(row.target)),
+        row.platform,
+        row.description,
+        row.driver,
     )
 
 
@@ -134,7 +138,9 @@ class TuningDB:
 
     def devices(self) -> list[DeviceInfo]:
         with self.session() as s:
-            return [device_from_row(r) for r in s.scalars(select(DeviceRow).order_by(DeviceRow.name))]
+            return [
+                device_from_row(r) for r in s.scalars(select(DeviceRow).order_by(DeviceRow.name))
+            ]
 
     def _trials_of(self, w: Workload, device: str):
         return (

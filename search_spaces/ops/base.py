@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -76,4 +76,6 @@ def out_extent(size: int, kernel: int, stride: int, padding: int, dilation: int 
 def require_positive_output(**extents: int) -> None:
     for name, v in extents.items():
         if v < 1:
-            raise ShapeError(f"the output would be empty ({name}={v}): kernel too large for the input")
+            raise ShapeError(
+                f"the output would be empty ({name}={v}): kernel too large for the input"
+            )

@@ -1,0 +1,71 @@
+"""Search logic against a fake device (real SQLite): budgets, no repeats, best tracking."""
+
+from __future__ import annotations
+
+from measure import MeasureResult, Status
+from search_spaces import Schedule, Target, Workload, check
+from tuner.strategies import STRATEGIES, RandomSearch
+from tuner.tune import TuneOptions, tune
+from tuning_db import DeviceInfo, TuningDB
+
+TARGET = Target("fake", "gpu", "opencl", 256, 1 << 15, 64, 4)
+
+
+class FakePool:
+    """Latency is a deterministic function of the schedule; every 5th candidate fails."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def measure(self, name, inputs):
+        out = []
+        for inp in inputs:
+            self.seen.append(inp.kernel.source)
+            h = int(inp.kernel.source.__hash__() % 1000)
+            if len(self.seen) % 5 == 0:
+                out.append(MeasureResult(Status.WRONG_RESULT, error="fake"))
+            else:
+                out.append(MeasureResult(Status.OK, latency_s=(h + 1) * 1e-6, samples=(1e-6,)))
+        return out
+
+
+def test_random_search_proposes_unique_valid_unseen_schedules():
+    w = Workload.parse("matmul", "M=64,N=64,K=64")
+    first = RandomSearch(w.compute, TARGET, seed=1, seen=set()).propose(20)
+    assert len({s.key for s in first}) == 20
+    assert all(check(w.compute, s, TARGET) is None for s in first)
+    again = RandomSearch(w.compute, TARGET, seed=1, seen=set()).propose(20)
+    assert [s.key for s in again] == [s.key for s in first]  # seeded
+    seen = {s.key for s in first}
+    later = RandomSearch(w.compute, TARGET, seed=1, seen=seen).propose(20)
+    assert not seen & {s.key for s in later}
+
+
+def test_random_search_stops_when_the_space_is_exhausted():
+    w = Workload.parse("matmul", "M=1,N=1,K=2")
+    policy = RandomSearch(w.compute, TARGET, seed=0, seen=set())
+    got = policy.propose(1000)
+    assert 0 < len(got) < 1000
+    assert policy.propose(5) == []
+
+
+def test_tune_stores_every_trial_and_never_repeats_one(tmp_path):
+    db = TuningDB(str(tmp_path / "t.db"))
+    dev = DeviceInfo("fake", TARGET)
+    w = Workload.parse("matmul", "M=32,N=32,K=32")
+    pool = FakePool()
+    s1 = tune(w, dev, db, pool, TuneOptions(trials=23, batch=4, seed=0))
+    assert s1.measured == 23 and db.count_trials(w, "fake") == 23
+    assert s1.statuses == {"ok": 19, "wrong_result": 4}
+    best = db.best(w, "fake")
+    assert best is not None and best.latency_s == s1.best_s
+    assert Schedule.from_json(s1.best_schedule) == best.schedule
+    s2 = tune(w, dev, db, pool, TuneOptions(trials=10, batch=4, seed=0))  # same seed, resumed
+    assert s2.measured == 10 and db.count_trials(w, "fake") == 33
+    keys = [r.schedule_key for r in db.trials(w, "fake")]
+    assert len(set(keys)) == 33
+    db.close()
+
+
+def test_every_strategy_is_a_search_policy():
+    assert STRATEGIES and all(hasattr(s, "propose") for s in STRATEGIES.values())
