@@ -70,6 +70,7 @@ def detect_opencl() -> list[LocalDevice]:
                 max_local_bytes=int(d.local_mem_size),
                 max_accumulators=256,
                 compute_units=int(d.max_compute_units),
+                max_threads_with_barriers=256 if is_cpu else 0,
             )
             out.append(
                 LocalDevice(

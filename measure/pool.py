@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 
 from measure.devices import LocalDevice, detect_local
-from measure.records import MeasureInput, MeasureResult
+from measure.records import MeasureInput, MeasureResult, Status
 
 RESOURCE_PREFIX = "device:"
 
@@ -42,8 +42,8 @@ class DeviceWorker:
     def info(self) -> LocalDevice:
         return self.device
 
-    def measure(self, inputs: list[MeasureInput]) -> list[MeasureResult]:
-        return [self.runner.measure(i) for i in inputs]
+    def measure(self, inp: MeasureInput) -> MeasureResult:
+        return self.runner.measure(inp)
 
 
 class DevicePool:
@@ -102,6 +102,8 @@ class DevicePool:
                 get_if_exists=True,
                 resources={RESOURCE_PREFIX + name: 1.0},
                 num_cpus=0,
+                max_restarts=-1,  # a kernel that kills the process costs only itself
+                max_task_retries=0,
             )
             .remote(name)
         )
@@ -114,10 +116,31 @@ class DevicePool:
         return ray.get(self.worker(name).info.remote())
 
     def measure(self, name: str, inputs: list[MeasureInput]) -> list[MeasureResult]:
-        """Measure a batch on the device's worker; results in input order."""
-        import ray
+        """Measure a batch on the device's worker; results in input order.
 
-        return ray.get(self.worker(name).measure.remote(inputs))
+        Each candidate is its own actor call, so when a kernel kills the worker process, that
+        candidate is recorded as a runtime error, Ray restarts the actor, and the candidates
+        after it are sent again.
+        """
+        import ray
+        from ray.exceptions import RayActorError
+
+        worker = self.worker(name)
+        results: list[MeasureResult] = []
+        while len(results) < len(inputs):
+            pending = [worker.measure.remote(i) for i in inputs[len(results) :]]
+            for ref in pending:
+                try:
+                    results.append(ray.get(ref))
+                except RayActorError as e:
+                    results.append(
+                        MeasureResult(
+                            Status.RUNTIME_ERROR,
+                            error=f"the worker process died running this kernel: {e}"[:4000],
+                        )
+                    )
+                    break
+        return results
 
     def shutdown(self) -> None:
         import ray

@@ -80,7 +80,7 @@ class Printer:
             return e.name
         if isinstance(e, Bin):
             a, b = self.expr(e.a), self.expr(e.b)
-            if e.op == "//":
+            if e.op == "//":  # operands are nonnegative (ComputeDef checks op definitions)
                 return f"({a} / {b})"
             if e.op in _INFIX:
                 return f"({a} {e.op} {b})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from search_spaces.expr import Acc, Expr, Read, bounds, reads
+from search_spaces.expr import Acc, Bin, Expr, bounds, reads
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class ComputeDef:
                 raise ValueError(f"read of {r.tensor} has the wrong rank")
             for ix in r.indices:
                 bounds(ix, ranges)  # every index must be analysable
+                _check_divisions(ix, ranges)
 
     def tensor(self, name: str) -> Tensor:
         for t in (*self.inputs, self.output):
@@ -85,11 +86,10 @@ class ComputeDef:
         return 2 * prod(a.extent for a in self.spatial) * prod(a.extent for a in self.reduce)
 
 
-def unsafe_dims(read: Read, tensor: Tensor, ranges: dict[str, tuple[int, int]]) -> list[int]:
-    """Dimensions of `read` whose index may leave the tensor for the given variable ranges."""
-    out = []
-    for d, (ix, n) in enumerate(zip(read.indices, tensor.shape)):
-        lo, hi = bounds(ix, ranges)
-        if lo < 0 or hi >= n:
-            out.append(d)
-    return out
+def _check_divisions(e: Expr, ranges: dict[str, tuple[int, int]]) -> None:
+    """Kernels print // and % as C's / and %, which truncate: numerators must be nonnegative."""
+    if isinstance(e, Bin):
+        if e.op in ("//", "%") and bounds(e.a, ranges)[0] < 0:
+            raise ValueError(f"{e.op} of a possibly negative value in an index: {e}")
+        _check_divisions(e.a, ranges)
+        _check_divisions(e.b, ranges)

@@ -86,6 +86,9 @@ def check(compute: ComputeDef, s: Schedule, target: Target) -> str | None:
             return "tile_cache needs distinct inputs to cache"
         if any(c not in sketch.cacheable for c in s.cache):
             return f"only {', '.join(sketch.cacheable)} can be cached"
+        limit = target.max_threads_with_barriers or target.max_threads
+        if tiling.threads > limit:
+            return f"{tiling.threads} threads exceed {limit} for kernels with barriers"
         if tiling.local_bytes() > target.max_local_bytes:
             return f"{tiling.local_bytes()} bytes of local memory exceed {target.max_local_bytes}"
     return None

@@ -20,6 +20,10 @@ class Target:
     max_accumulators: int  # register-tile elements (accumulators) per work-item
     compute_units: int = 1
     peak_gflops: float = 0.0  # fp32, 0 when unknown
+    # Work-items per group for kernels with barriers. CPU OpenCL (PoCL) runs a group's
+    # work-items as loops and keeps each one's state that lives across a barrier in one stack
+    # frame, which overflows past a few thousand work-items. 0 means max_threads.
+    max_threads_with_barriers: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -40,3 +40,19 @@ def test_unknown_device_lists_the_available_ones(pool, local_device):
     with pytest.raises(UnknownDevice) as e:
         pool.worker("rtx4090")
     assert local_device.name in str(e.value)
+
+
+def test_a_kernel_that_kills_the_worker_costs_only_itself(pool, local_device):
+    info = pool.info(local_device.name)
+    w = Workload.parse("matmul", "M=16,N=16,K=16")
+    good = generate(w, naive(w.compute, info.target), info.target)
+    # a store 8 GB past the output buffer: the worker process dies with SIGSEGV
+    crash = type(good)(
+        **{**good.__dict__, "source": good.source.replace("    Z[", "    Z[2000000000 + ")}
+    )
+    assert crash.source != good.source
+    inputs = [MeasureInput(w, good), MeasureInput(w, crash), MeasureInput(w, good)]
+    results = pool.measure(local_device.name, inputs)
+    assert [r.status for r in results] == [Status.OK, Status.RUNTIME_ERROR, Status.OK]
+    assert "died" in results[1].error
+    assert pool.measure(local_device.name, [MeasureInput(w, good)])[0].ok  # worker replaced

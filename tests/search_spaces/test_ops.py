@@ -105,3 +105,15 @@ def test_benchmark_sets_come_from_the_shipped_copy_of_the_shared_file():
     shared = Path(__file__).resolve().parents[3] / "shared" / "workloads" / BENCHMARK_FILE.name
     if shared.exists():
         assert shared.read_text() == BENCHMARK_FILE.read_text()
+
+
+def test_definitions_with_negative_division_are_refused():
+    from search_spaces.compute import Axis, ComputeDef, Tensor
+    from search_spaces.expr import Read, Var
+
+    x = Var("x")
+    with pytest.raises(ValueError, match="negative"):
+        ComputeDef(
+            "bad", (Tensor("A", (4,)),), Tensor("B", (4,)), (Axis("x", 4),), (),
+            Read("A", ((x - 2) // 2,)),
+        )  # fmt: skip
