@@ -68,9 +68,10 @@ def detect_opencl() -> list[LocalDevice]:
                 dialect="opencl",
                 max_threads=int(d.max_work_group_size),
                 max_local_bytes=int(d.local_mem_size),
-                max_accumulators=256,
+                max_accumulators=128 if is_cpu else 256,
                 compute_units=int(d.max_compute_units),
                 max_threads_with_barriers=256 if is_cpu else 0,
+                max_unrolled_updates=512 if is_cpu else 4096,
             )
             out.append(
                 LocalDevice(

@@ -76,6 +76,9 @@ def check(compute: ComputeDef, s: Schedule, target: Target) -> str | None:
         return f"{tiling.threads} threads per group exceed {target.max_threads}"
     if tiling.accumulators > target.max_accumulators:
         return f"{tiling.accumulators} accumulators exceed {target.max_accumulators}"
+    updates = tiling.accumulators // s.vector * max(s.unroll, 1)
+    if updates > target.max_unrolled_updates:
+        return f"{updates} unrolled accumulator updates exceed {target.max_unrolled_updates}"
     if tiling.groups > 2**31 - 1:
         return "too many work-groups"
     sketch = names[s.sketch]

@@ -24,6 +24,9 @@ class Target:
     # work-items as loops and keeps each one's state that lives across a barrier in one stack
     # frame, which overflows past a few thousand work-items. 0 means max_threads.
     max_threads_with_barriers: int = 0
+    # Accumulator updates in the innermost unrolled body (register tile / vector x unroll):
+    # past this, compile time grows much faster than the kernel improves.
+    max_unrolled_updates: int = 4096
 
     def to_json(self) -> dict:
         return asdict(self)

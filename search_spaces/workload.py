@@ -62,6 +62,13 @@ class Workload:
         parts = [f"{k}={v}" for k, v in self.params]
         return ",".join(parts + ([f"layout={self.layout}"] if self.layout else []))
 
+    @property
+    def label(self) -> str:
+        """A short name for people: parameters that differ from their defaults, and layout."""
+        defaults = get_op(self.op).defaults
+        parts = [f"{k}={v}" for k, v in self.params if defaults.get(k) != v]
+        return ",".join(parts + ([self.layout] if self.layout else []))
+
     @cached_property
     def compute(self) -> ComputeDef:
         return get_op(self.op).define(self.shape, self.layout)

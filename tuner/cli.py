@@ -113,7 +113,7 @@ def run(
                 console=out,
                 transient=False,
             ) as bar:
-                task = bar.add_task(w.shape_text, total=trials, best="")
+                task = bar.add_task(w.label, total=trials, best="")
 
                 def progress(done: int, total: int, best: float | None, w=w, task=task) -> None:
                     label = f"best {w.compute.flops / best / 1e9:8.2f} GFLOP/s" if best else ""
@@ -134,10 +134,10 @@ def print_summary(summaries, device: str, db: str) -> None:
     for s in summaries:
         failed = s.measured - s.statuses.get("ok", 0)
         if s.best_s is None:
-            table.add_row(s.workload.shape_text, str(s.measured), str(failed), "-", "-", "-")
+            table.add_row(s.workload.label, str(s.measured), str(failed), "-", "-", "-")
             continue
         table.add_row(
-            s.workload.shape_text,
+            s.workload.label,
             str(s.measured),
             str(failed),
             f"{s.best_s * 1e6:.1f}",

@@ -117,3 +117,9 @@ def test_definitions_with_negative_division_are_refused():
             "bad", (Tensor("A", (4,)),), Tensor("B", (4,)), (Axis("x", 4),), (),
             Read("A", ((x - 2) // 2,)),
         )  # fmt: skip
+
+
+def test_label_shows_what_differs_from_the_defaults():
+    c = Workload.parse("conv2d", "N=1,H=7,W=7,CI=512,CO=512,kernel=3,stride=1,padding=1")
+    assert c.label == "H=7,W=7,CI=512,CO=512,kernel=3,padding=1,NHWC"
+    assert Workload.parse("matmul", "M=2,N=3,K=4").label == "M=2,N=3,K=4"
