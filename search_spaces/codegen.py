@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from search_spaces.expr import Bin, Call, Const, Expr, Var
 from search_spaces.ir import (
@@ -19,9 +19,69 @@ from search_spaces.ir import (
     Load,
     Select,
     Special,
+    Splat,
     Stmt,
     Store,
 )
+
+# CUDA has vector types but no arithmetic on them: vec<W> and its operators stand in for
+# OpenCL's floatN. Loads and stores go element by element (no alignment is assumed).
+CUDA_PRELUDE = """\
+template <int W> struct vec { float x[W]; };
+#define VEC_BINOP(OP)                                                                   \\
+template <int W> __device__ __forceinline__ vec<W> operator OP(vec<W> a, vec<W> b) {   \\
+  vec<W> r;                                                                             \\
+  _Pragma("unroll") for (int l = 0; l < W; ++l) r.x[l] = a.x[l] OP b.x[l];              \\
+  return r;                                                                             \\
+}                                                                                       \\
+template <int W> __device__ __forceinline__ vec<W> operator OP(vec<W> a, float b) {    \\
+  vec<W> r;                                                                             \\
+  _Pragma("unroll") for (int l = 0; l < W; ++l) r.x[l] = a.x[l] OP b;                   \\
+  return r;                                                                             \\
+}                                                                                       \\
+template <int W> __device__ __forceinline__ vec<W> operator OP(float a, vec<W> b) {    \\
+  vec<W> r;                                                                             \\
+  _Pragma("unroll") for (int l = 0; l < W; ++l) r.x[l] = a OP b.x[l];                   \\
+  return r;                                                                             \\
+}
+VEC_BINOP(+)
+VEC_BINOP(-)
+VEC_BINOP(*)
+VEC_BINOP(/)
+template <int W> __device__ __forceinline__ vec<W>& operator+=(vec<W>& a, vec<W> b) {
+  _Pragma("unroll") for (int l = 0; l < W; ++l) a.x[l] += b.x[l];
+  return a;
+}
+template <int W> __device__ __forceinline__ vec<W> splat(float s) {
+  vec<W> r;
+  _Pragma("unroll") for (int l = 0; l < W; ++l) r.x[l] = s;
+  return r;
+}
+template <int W> __device__ __forceinline__ vec<W> fmaxf(vec<W> a, vec<W> b) {
+  vec<W> r;
+  _Pragma("unroll") for (int l = 0; l < W; ++l) r.x[l] = fmaxf(a.x[l], b.x[l]);
+  return r;
+}
+template <int W> __device__ __forceinline__ vec<W> fmaxf(vec<W> a, float b) {
+  return fmaxf(a, splat<W>(b));
+}
+template <int W> __device__ __forceinline__ vec<W> expf(vec<W> a) {
+  _Pragma("unroll") for (int l = 0; l < W; ++l) a.x[l] = expf(a.x[l]);
+  return a;
+}
+template <int W> __device__ __forceinline__ vec<W> sqrtf(vec<W> a) {
+  _Pragma("unroll") for (int l = 0; l < W; ++l) a.x[l] = sqrtf(a.x[l]);
+  return a;
+}
+template <int W> __device__ __forceinline__ vec<W> vload(const float* p) {
+  vec<W> r;
+  _Pragma("unroll") for (int l = 0; l < W; ++l) r.x[l] = p[l];
+  return r;
+}
+template <int W> __device__ __forceinline__ void vstore(vec<W> v, float* p) {
+  _Pragma("unroll") for (int l = 0; l < W; ++l) p[l] = v.x[l];
+}
+"""
 
 
 @dataclass(frozen=True)
@@ -35,12 +95,15 @@ class Dialect:
     local_array: str  # {ctype} {name} {size}
     specials: dict[str, str]
     barrier: str
-    unroll: str  # pragma with {n}
-    unroll_full: str
     vload: str  # {w} {ptr}
     vstore: str  # {w} {ptr} {value}
     vector: str  # {w}
     lanes: str  # {w} {args}
+    splat: str  # {w} {value}
+    calls: dict[str, str] = field(default_factory=dict)  # math function names
+    prelude: str = ""
+    unroll: str = "#pragma unroll {n}"
+    unroll_full: str = "#pragma unroll"
 
 
 OPENCL = Dialect(
@@ -51,15 +114,31 @@ OPENCL = Dialect(
     local_array="__local {ctype} {name}[{size}];",
     specials={"group": "get_group_id(0)", "local": "get_local_id(0)"},
     barrier="barrier(CLK_LOCAL_MEM_FENCE);",
-    unroll="#pragma unroll {n}",
-    unroll_full="#pragma unroll",
     vload="vload{w}(0, {ptr})",
     vstore="vstore{w}({value}, 0, {ptr});",
     vector="float{w}",
     lanes="(float{w})({args})",
+    splat="(float{w})({value})",
 )
 
-DIALECTS = {d.name: d for d in (OPENCL,)}
+CUDA = Dialect(
+    name="cuda",
+    kernel='extern "C" __global__ void __launch_bounds__({threads})',
+    arg_in="const float* __restrict__ {name}",
+    arg_out="float* __restrict__ {name}",
+    local_array="__shared__ {ctype} {name}[{size}];",
+    specials={"group": "(int)blockIdx.x", "local": "(int)threadIdx.x"},
+    barrier="__syncthreads();",
+    vload="vload<{w}>({ptr})",
+    vstore="vstore<{w}>({value}, {ptr});",
+    vector="vec<{w}>",
+    lanes="vec<{w}>{{{{{args}}}}}",
+    splat="splat<{w}>({value})",
+    calls={"fmax": "fmaxf", "exp": "expf", "sqrt": "sqrtf"},
+    prelude=CUDA_PRELUDE,
+)
+
+DIALECTS = {d.name: d for d in (OPENCL, CUDA)}
 
 _INFIX = {"+", "-", "*", "/", "%", "<", "<=", "==", "&&", "||"}
 
@@ -86,7 +165,7 @@ class Printer:
                 return f"({a} {e.op} {b})"
             return f"{e.op}({a}, {b})"
         if isinstance(e, Call):
-            return f"{e.fn}({', '.join(self.expr(x) for x in e.args)})"
+            return f"{d.calls.get(e.fn, e.fn)}({', '.join(self.expr(x) for x in e.args)})"
         if isinstance(e, Special):
             return d.specials[e.kind]
         if isinstance(e, Load):
@@ -96,11 +175,9 @@ class Printer:
         if isinstance(e, Elem):
             return f"{e.array}[{self.expr(e.index)}]"
         if isinstance(e, Select):
-            b = self.expr(e.b)
-            width = e.a.width if isinstance(e.a, Load) else 1
-            if width > 1:
-                b = d.lanes.format(w=width, args=b)
-            return f"({self.expr(e.cond)} ? {self.expr(e.a)} : {b})"
+            return f"({self.expr(e.cond)} ? {self.expr(e.a)} : {self.expr(e.b)})"
+        if isinstance(e, Splat):
+            return d.splat.format(w=e.width, value=self.expr(e.value))
         if isinstance(e, Lanes):
             return d.lanes.format(w=len(e.lanes), args=", ".join(self.expr(x) for x in e.lanes))
         raise TypeError(f"cannot print {e!r}")
@@ -118,19 +195,18 @@ class Printer:
             ctype = "const int" if s.ctype == "int" else s.ctype
             return [f"{pad}{ctype} {s.name} = {self.expr(s.value)};"]
         if isinstance(s, ArrayDecl):
+            ctype = s.ctype if s.width == 1 else d.vector.format(w=s.width)
             if s.scope == "local":
-                return [pad + d.local_array.format(ctype=s.ctype, name=s.name, size=s.size)]
-            return [f"{pad}{s.ctype} {s.name}[{s.size}];"]
+                return [pad + d.local_array.format(ctype=ctype, name=s.name, size=s.size)]
+            return [f"{pad}{ctype} {s.name}[{s.size}];"]
         if isinstance(s, Assign):
             return [f"{pad}{self.expr(s.target)} {s.op} {self.expr(s.value)};"]
         if isinstance(s, Store):
             idx = self.expr(s.index)
             if s.width == 1:
                 return [f"{pad}{s.buffer}[{idx}] = {self.expr(s.value)};"]
-            return [
-                pad
-                + d.vstore.format(w=s.width, ptr=f"({s.buffer} + {idx})", value=self.expr(s.value))
-            ]
+            ptr = f"({s.buffer} + {idx})"
+            return [pad + d.vstore.format(w=s.width, ptr=ptr, value=self.expr(s.value))]
         if isinstance(s, For):
             lines = []
             if s.unroll == 0:
@@ -139,10 +215,8 @@ class Printer:
                 lines.append(pad + d.unroll.format(n=s.unroll))
             start = s.start if isinstance(s.start, int) else self.expr(s.start)
             ext = s.extent if isinstance(s.extent, int) else self.expr(s.extent)
-            lines.append(
-                f"{pad}for (int {s.var} = {start}; {s.var} < {ext}; {s.var} += {s.step}) {{"
-            )
-            return lines + self.stmts(s.body, depth + 1) + [pad + "}"]
+            head = f"for (int {s.var} = {start}; {s.var} < {ext}; {s.var} += {s.step}) {{"
+            return lines + [pad + head] + self.stmts(s.body, depth + 1) + [pad + "}"]
         if isinstance(s, If):
             head = f"{pad}if ({self.expr(s.cond)}) {{"
             return [head] + self.stmts(s.body, depth + 1) + [pad + "}"]
@@ -158,11 +232,11 @@ class Printer:
             (d.arg_out if p.is_output else d.arg_in).format(name=p.name) for p in k.params
         )
         head = f"{d.kernel.format(threads=k.threads)} {k.name}(\n    {args})"
-        return "\n".join([head + " {", *self.stmts(k.body, 1), "}", ""])
+        return "\n".join([d.prelude + head + " {", *self.stmts(k.body, 1), "}", ""])
 
 
 def render(k: KernelIR, dialect: str) -> str:
-    """Source text of `k` in `dialect` ("opencl")."""
+    """Source text of `k` in `dialect` ("opencl" or "cuda")."""
     if dialect not in DIALECTS:
         raise ValueError(f"no printer for dialect {dialect!r}")
     return Printer(DIALECTS[dialect]).kernel(k)

@@ -36,6 +36,9 @@ class Expr:
     def __floordiv__(self, other: ExprLike) -> Expr:
         return simplify(Bin("//", self, wrap(other)))
 
+    def __truediv__(self, other: ExprLike) -> Expr:
+        return Bin("/", self, wrap(other))
+
     def __mod__(self, other: ExprLike) -> Expr:
         return simplify(Bin("%", self, wrap(other)))
 
@@ -83,6 +86,15 @@ class Read(Expr):
 
 
 @dataclass(frozen=True, eq=True)
+class Where(Expr):
+    """`a` where the integer condition holds, else `b` (a masked read, say)."""
+
+    cond: Expr
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True, eq=True)
 class Acc(Expr):
     """In an epilogue: the value of the reduction for the current output element."""
 
@@ -90,6 +102,11 @@ class Acc(Expr):
 def wrap(x: ExprLike) -> Expr:
     """Turn Python numbers into constants; leave expressions as they are."""
     return x if isinstance(x, Expr) else Const(x)
+
+
+def call(fn: str, *args: ExprLike) -> Expr:
+    """A float math function (fmax, exp, sqrt) applied elementwise."""
+    return Call(fn, tuple(wrap(a) for a in args))
 
 
 def emin(a: ExprLike, b: ExprLike) -> Expr:
@@ -103,6 +120,8 @@ def emax(a: ExprLike, b: ExprLike) -> Expr:
 def children(e: Expr) -> tuple[Expr, ...]:
     if isinstance(e, Bin):
         return (e.a, e.b)
+    if isinstance(e, Where):
+        return (e.cond, e.a, e.b)
     if isinstance(e, Call):
         return e.args
     if isinstance(e, Read):
@@ -113,6 +132,8 @@ def children(e: Expr) -> tuple[Expr, ...]:
 def rebuild(e: Expr, kids: tuple[Expr, ...]) -> Expr:
     if isinstance(e, Bin):
         return Bin(e.op, kids[0], kids[1])
+    if isinstance(e, Where):
+        return Where(*kids)
     if isinstance(e, Call):
         return Call(e.fn, kids)
     if isinstance(e, Read):

@@ -43,6 +43,14 @@ class Select(Expr):
 
 
 @dataclass(frozen=True)
+class Splat(Expr):
+    """A vector of `width` copies of a scalar."""
+
+    value: Expr
+    width: int
+
+
+@dataclass(frozen=True)
 class Lanes(Expr):
     """A vector built from one scalar per lane."""
 
@@ -63,12 +71,14 @@ class Decl:
 
 @dataclass(frozen=True)
 class ArrayDecl:
-    """A private ("private") or work-group shared ("local") array of `size` elements."""
+    """A private ("private") or work-group shared ("local") array of `size` elements, each a
+    vector of `width` floats when width > 1."""
 
     name: str
     ctype: str
     size: int
     scope: str = "private"
+    width: int = 1
 
 
 @dataclass(frozen=True)

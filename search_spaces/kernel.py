@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from search_spaces.codegen import render
-from search_spaces.lower import lower
+from search_spaces.lowering import lower
 from search_spaces.schedule import Schedule
 from search_spaces.sketch import check
 from search_spaces.target import Target

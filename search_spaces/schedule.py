@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Schedule:
-    """Annotation of a multi-level tiled sketch.
+    """Annotation of a sketch.
 
-    spatial[a] = (vthread, thread, inner) tile factors of spatial axis a; the block count is
-    derived as ceil(extent / product). reduce[r] = inner tile of reduce axis r. `vector` is the
-    width along the innermost spatial axis; `unroll` the unroll pragma of the innermost reduce
-    loop (0: left to the compiler); `cache` the inputs staged in local memory.
+    tile / tile_cache: spatial[a] = (vthread, thread, inner) tile factors of spatial axis a; the
+    block count is derived as ceil(extent / product). reduce[r] = inner tile of reduce axis r.
+    `vector` is the width along the innermost spatial axis; `unroll` the unroll pragma of the
+    innermost reduce loop (0: left to the compiler); `cache` the inputs staged in local memory.
+
+    xthread: spatial[a] = (1, 1, rows) rows per work-group along each row axis (1 on the others);
+    reduce all 1; `threads` work-items share each row's reduction; `unroll` as above.
     """
 
     sketch: str
@@ -26,9 +29,10 @@ class Schedule:
     vector: int = 1
     unroll: int = 0
     cache: tuple[str, ...] = ()
+    threads: int = 0  # xthread: work-items that share each row's reduction
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "sketch": self.sketch,
             "spatial": [list(t) for t in self.spatial],
             "reduce": list(self.reduce),
@@ -36,6 +40,9 @@ class Schedule:
             "unroll": self.unroll,
             "cache": list(self.cache),
         }
+        if self.threads:
+            out["threads"] = self.threads
+        return out
 
     @staticmethod
     def from_json(d: dict) -> Schedule:
@@ -47,6 +54,7 @@ class Schedule:
                 vector=int(d.get("vector", 1)),
                 unroll=int(d.get("unroll", 0)),
                 cache=tuple(str(c) for c in d.get("cache", ())),
+                threads=int(d.get("threads", 0)),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a schedule: {d!r} ({e})") from None

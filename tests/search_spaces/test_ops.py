@@ -18,6 +18,19 @@ TINY = [
     ("conv2d", "N=1,H=9,W=9,CI=4,CO=6,kernel=3,padding=2,dilation=2,groups=2,layout=NHWC"),
     ("conv2d", "N=1,H=6,W=6,CI=4,CO=4,kernel=1,groups=4,layout=NCHW"),
     ("conv2d", "N=1,H=4,W=4,CI=2,CO=2,kernel=4,stride=3,padding=1,layout=NCHW"),
+    ("conv1d", "N=2,L=9,CI=3,CO=4,kernel=3,stride=2,padding=1,dilation=2"),
+    ("conv3d", "N=1,D=4,H=5,W=3,CI=2,CO=3,kernel=3,stride=2,padding=1"),
+    ("depthwise_conv2d", "N=2,H=6,W=5,C=3,kernel=3,stride=2,padding=1,layout=NHWC"),
+    ("depthwise_conv2d", "N=1,H=5,W=7,C=4,kernel=3,stride=1,padding=1,layout=NCHW"),
+    ("conv2d_transpose", "N=1,H=3,W=4,CI=2,CO=3,kernel=4,stride=2,padding=1,layout=NHWC"),
+    ("conv2d_transpose", "N=2,H=3,W=3,CI=2,CO=2,kernel=3,stride=3,padding=0,layout=NCHW"),
+    ("conv2d_transpose", "N=1,H=4,W=3,CI=2,CO=2,kernel=3,stride=1,padding=1,layout=NHWC"),
+    ("conv2d_transpose", "N=1,H=2,W=2,CI=1,CO=1,kernel=5,stride=2,padding=3,layout=NCHW"),
+    ("conv2d_capsule", "N=1,H=5,W=5,CI=2,CO=3,kernel=3,stride=2,padding=1,capsule_size=2"),
+    ("conv2d_bias_relu", "N=1,H=5,W=5,CI=3,CO=4,kernel=3,padding=1,layout=NHWC"),
+    ("conv2d_bias_relu", "N=1,H=6,W=5,CI=4,CO=4,kernel=3,stride=2,groups=2,layout=NCHW"),
+    ("norm", "B=3,M=4,N=5"),
+    ("softmax", "M=3,N=7"),
 ]
 
 

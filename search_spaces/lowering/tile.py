@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from math import prod
 
-from search_spaces.compute import ComputeDef, Tensor
+from search_spaces.compute import ComputeDef
 from search_spaces.expr import (
     Acc,
     Bin,
@@ -24,7 +24,9 @@ from search_spaces.expr import (
     Expr,
     Read,
     Var,
+    Where,
     bounds,
+    free_vars,
     linear,
     simplify,
     substitute,
@@ -45,44 +47,40 @@ from search_spaces.ir import (
     Param,
     Select,
     Special,
+    Splat,
     Stmt,
     Store,
+)
+from search_spaces.lowering.common import (
+    all_of,
+    flat_index,
+    guarded_read,
+    identity,
+    update,
 )
 from search_spaces.schedule import Schedule
 from search_spaces.tiling import CacheRegion, Tiling
 
-ZERO = Const(0.0)
+
+def is_vector(e: Expr) -> bool:
+    """Whether an IR value expression of a vectorised tile kernel is a vector."""
+    if isinstance(e, Load):
+        return e.width > 1
+    if isinstance(e, (Splat, Lanes)):
+        return True
+    if isinstance(e, Elem):
+        return e.array == "acc"
+    if isinstance(e, Select):
+        return is_vector(e.a) or is_vector(e.b)
+    if isinstance(e, Bin):
+        return is_vector(e.a) or is_vector(e.b)
+    if hasattr(e, "args"):
+        return any(is_vector(a) for a in e.args)  # type: ignore[attr-defined]
+    return False
 
 
-def all_of(conds: list[Expr]) -> Expr | None:
-    out: Expr | None = None
-    for c in conds:
-        out = c if out is None else Bin("&&", out, c)
-    return out
-
-
-def flat_index(indices: tuple[Expr, ...], shape: tuple[int, ...]) -> Expr:
-    strides = Tensor("_", shape).strides
-    out: Expr = Const(0)
-    for ix, st in zip(indices, strides):
-        out = simplify(out + simplify(ix * st))
-    return out
-
-
-def range_checks(indices: tuple[Expr, ...], shape: tuple[int, ...], ranges) -> list[Expr]:
-    """Bounds checks for the dimensions whose index may leave [0, n) over `ranges`."""
-    conds: list[Expr] = []
-    for ix, n in zip(indices, shape):
-        lo, hi = bounds(ix, ranges)
-        if lo < 0:
-            conds.append(Bin("<=", Const(0), ix))
-        if hi >= n:
-            conds.append(Bin("<", ix, Const(n)))
-    return conds
-
-
-class Lowering:
-    """Builds the KernelIR of one (computation, schedule) pair."""
+class TileLowering:
+    """Builds the KernelIR of a tile or tile_cache schedule."""
 
     def __init__(self, compute: ComputeDef, schedule: Schedule, name: str):
         self.c = compute
@@ -114,39 +112,31 @@ class Lowering:
             return e
         return substitute(e, {self.vax: Var(self.vax) + k})
 
-    def global_read(self, r: Read, tensor: Tensor) -> Expr:
-        conds = range_checks(r.indices, tensor.shape, self.covered)
-        load = Load(tensor.name, flat_index(r.indices, tensor.shape))
-        cond = all_of(conds)
-        return load if cond is None else Select(cond, load, ZERO)
-
     def read(self, r: Read) -> Expr:
+        """A read in the vector context: vector load, broadcast scalar, or gathered lanes."""
         tensor = self.c.tensor(r.tensor)
         if r.tensor in self.regions:
             return self.cached_read(r)
         if self.vax is None:
-            return self.global_read(r, tensor)
+            return guarded_read(r, tensor, self.covered)
         forms = [linear(ix) for ix in r.indices]
         if all(f is not None and self.vax not in f[0] for f in forms):
-            return self.global_read(r, tensor)  # broadcast
-        *lead, last = r.indices
+            return guarded_read(r, tensor, self.covered)  # the same for every lane
+        last = r.indices[-1]
         lead_free = all(f is not None and self.vax not in f[0] for f in forms[:-1])
-        last_form = forms[-1]
-        if lead_free and last_form is not None and last_form[0].get(self.vax) == 1:
+        if lead_free and forms[-1] is not None and forms[-1][0].get(self.vax) == 1:
             lo, hi = bounds(last, self.covered)
+            # the lanes are all inside or all outside the last dimension
             uniform = (lo >= 0 and hi < tensor.shape[-1]) or (
                 last == Var(self.vax) and tensor.shape[-1] % self.width == 0
             )
             if uniform:
-                conds = range_checks(r.indices, tensor.shape, self.covered)
-                load = Load(tensor.name, flat_index(r.indices, tensor.shape), self.width)
-                cond = all_of(conds)
-                return load if cond is None else Select(cond, load, ZERO)
-        lanes = tuple(
-            self.global_read(Read(r.tensor, tuple(self.lane(ix, k) for ix in r.indices)), tensor)
-            for k in range(self.width)
-        )
-        return Lanes(lanes)
+                return guarded_read(r, tensor, self.covered, self.width)
+        return Lanes(tuple(self.lane_read(r, k) for k in range(self.width)))
+
+    def lane_read(self, r: Read, k: int) -> Expr:
+        """The scalar read of `r` at vector lane k."""
+        return self.scalar_value(self.lane(r, k), k)
 
     def cached_read(self, r: Read) -> Expr:
         reg = self.regions[r.tensor]
@@ -160,22 +150,42 @@ class Lowering:
             return Load("sm_" + r.tensor, idx)
         if coef == 1:
             return Load("sm_" + r.tensor, idx, self.width)
-        inner = "in_" + self.vax
-        return Lanes(
-            tuple(
-                Load("sm_" + r.tensor, substitute(idx, {inner: Var(inner) + k}))
-                for k in range(self.width)
-            )
-        )
+        return Lanes(tuple(self.lane_read(r, k) for k in range(self.width)))
 
     def value(self, e: Expr, acc: Expr) -> Expr:
-        """The compute-level expression `e` as an IR expression."""
+        """The compute-level expression `e` as an IR expression (vector where vectorised)."""
 
         def rewrite(n: Expr) -> Expr | None:
             if isinstance(n, Read):
                 return self.read(n)
             if isinstance(n, Acc):
                 return acc
+            if isinstance(n, Where):
+                if self.vax is not None and self.vax in free_vars(n.cond):
+                    # the mask differs between lanes: evaluate the whole subtree per lane
+                    lanes = (self.scalar_value(self.lane(n, k), k) for k in range(self.width))
+                    return Lanes(tuple(lanes))
+                a, b = self.value(n.a, acc), self.value(n.b, acc)
+                if is_vector(a) != is_vector(b):
+                    a, b = (x if is_vector(x) else Splat(x, self.width) for x in (a, b))
+                return Select(n.cond, a, b)
+            return None
+
+        return transform(e, rewrite)
+
+    def scalar_value(self, e: Expr, k: int) -> Expr:
+        """A subtree already shifted to lane k (vector axis + k), as a scalar expression."""
+
+        def rewrite(n: Expr) -> Expr | None:
+            if isinstance(n, Read):
+                if n.tensor in self.regions:  # local-memory indices are in loop variables
+                    reg = self.regions[n.tensor]
+                    inner = "in_" + str(self.vax)
+                    idx = flat_index(reg.local_index, reg.extent)
+                    return Load("sm_" + n.tensor, substitute(idx, {inner: Var(inner) + k}))
+                return guarded_read(n, self.c.tensor(n.tensor), self.covered)
+            if isinstance(n, Where):
+                return Select(n.cond, self.scalar_value(n.a, k), self.scalar_value(n.b, k))
             return None
 
         return transform(e, rewrite)
@@ -221,10 +231,7 @@ class Lowering:
             coords.append(Decl(cvar, "int", simplify(simplify(e // inner) % n)))
             ranges[cvar] = (0, n - 1)
             gidx.append(simplify(reg.base[d] + Var(cvar)))
-        conds = range_checks(tuple(gidx), tensor.shape, ranges)
-        load: Expr = Load(name, flat_index(tuple(gidx), tensor.shape))
-        cond = all_of(conds)
-        value = load if cond is None else Select(cond, load, ZERO)
+        value = guarded_read(Read(name, tuple(gidx)), tensor, ranges)
         body = (*coords, Assign(Elem("sm_" + name, e), value))
         return [For(e.name, reg.size, body, step=self.t.threads, start=Var("lid"))]
 
@@ -244,16 +251,19 @@ class Lowering:
                     stmts.append(Decl(var, "int", simplify(simplify(Var(base) // below) % n)))
                 below *= n
         nacc = t.accumulators // self.width
-        ctype = "float" if self.width == 1 else f"float{self.width}"
-        stmts.append(ArrayDecl("acc", ctype, nacc))
-        stmts.append(For("z", nacc, (Assign(Elem("acc", Var("z")), ZERO),), unroll=0))
+        stmts.append(ArrayDecl("acc", "float", nacc, width=self.width))
+        init = Assign(Elem("acc", Var("z")), identity(c.combine, self.width))
+        stmts.append(For("z", nacc, (init,), unroll=0))
 
         acc = Elem("acc", self.acc_index())
         inner: list[Stmt] = self.axis_decls(c.spatial) + self.axis_decls(c.reduce)
-        update: Stmt = Assign(acc, self.value(c.body, acc), "+=")
+        value = self.value(c.body, acc)
+        if self.width > 1 and not is_vector(value):
+            value = Splat(value, self.width)
+        step: Stmt = update(c.combine, acc, value)
         overrun = [Bin("<", Var(r.name), Const(r.extent)) for r in t.reduce if r.covered > r.extent]
         guard = all_of(overrun)
-        inner.append(update if guard is None else If(guard, (update,)))
+        inner.append(step if guard is None else If(guard, (step,)))
         body = self.tile_loops(inner)
         ki_loops = [r for r in t.reduce if "ki_" + r.name not in self.zero]
         for i, r in enumerate(reversed(ki_loops)):
@@ -286,6 +296,6 @@ class Lowering:
         return KernelIR(self.name, params, tuple(stmts), t.groups, t.threads, self.width)
 
 
-def lower(compute: ComputeDef, schedule: Schedule, name: str) -> KernelIR:
-    """The loop-nest kernel for `schedule` applied to `compute`, entry point `name`."""
-    return Lowering(compute, schedule, name).build()
+def lower_tile(compute: ComputeDef, schedule: Schedule, name: str) -> KernelIR:
+    """The loop-nest kernel of a tile or tile_cache schedule."""
+    return TileLowering(compute, schedule, name).build()

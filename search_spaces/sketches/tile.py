@@ -1,0 +1,146 @@
+"""Multi-level tiling (Ansor's SSSRRSRS for GPUs): spatial axes split into block, virtual
+thread, thread and register levels, reductions into outer and inner loops; optionally inputs
+staged in local memory per outer reduction step (tile_cache)."""
+
+from __future__ import annotations
+
+import random
+from math import prod
+
+from search_spaces.compute import ComputeDef
+from search_spaces.expr import free_vars, reads
+from search_spaces.schedule import Schedule
+from search_spaces.sketches.base import (
+    UNROLLS,
+    Sketch,
+    SketchRule,
+    count_factorizations,
+    prime_factors,
+)
+from search_spaces.target import Target
+from search_spaces.tiling import VECTOR_WIDTHS, Tiling
+
+WARP = 32
+
+
+def has_reuse(compute: ComputeDef, tensor: str) -> bool:
+    """An input is reused when some spatial axis does not index it (threads share its data)."""
+    used: set[str] = set()
+    for r in reads(compute.body):
+        if r.tensor == tensor:
+            for ix in r.indices:
+                used |= free_vars(ix)
+    return any(a.name not in used for a in compute.spatial)
+
+
+def naive(compute: ComputeDef, target: Target) -> Schedule:
+    """One work-item per output element, no tiling: the baseline every kernel is compared to."""
+    spatial = [(1, 1, 1)] * len(compute.spatial)
+    spatial[-1] = (1, min(compute.spatial[-1].extent, 64, target.max_threads), 1)
+    return Schedule("tile", tuple(spatial), tuple(1 for _ in compute.reduce))
+
+
+def random_split(extent: int, parts: int, rng: random.Random) -> list[int]:
+    """Factors of a random split of `extent` into `parts` + 1 levels (outermost dropped).
+
+    Usually an exact factorisation (each prime factor goes to a random level); sometimes powers
+    of two that overrun the extent, which the generated code guards.
+    """
+    if rng.random() < 0.8 or extent < 4:
+        slots = [1] * (parts + 1)
+        for p in prime_factors(extent):
+            slots[rng.randrange(parts + 1)] *= p
+        return slots[1:]
+    bits = max(1, (extent - 1).bit_length())
+    out, left = [], bits
+    for _ in range(parts):
+        b = rng.randint(0, left)
+        out.append(2**b)
+        left -= b
+    rng.shuffle(out)
+    return out
+
+
+class TileRule(SketchRule):
+    """Applies to single-stage computations; tile_cache where an input is reused."""
+
+    def sketches(self, compute: ComputeDef, target: Target) -> list[Sketch]:
+        if compute.stages:
+            return []
+        out = [Sketch("tile")]
+        probe = Tiling(compute, naive(compute, target))
+        reused = [t for t in probe.cacheable if has_reuse(compute, t)]
+        if compute.reduce and reused:
+            out.append(Sketch("tile_cache", tuple(reused)))
+        return out
+
+    def check(self, compute: ComputeDef, s: Schedule, target: Target, sketch: Sketch) -> str | None:
+        if len(s.spatial) != len(compute.spatial) or len(s.reduce) != len(compute.reduce):
+            return "tile factors do not match the axes"
+        if any(f < 1 for t in s.spatial for f in t) or any(f < 1 for f in s.reduce):
+            return "tile factors must be positive"
+        if s.threads:
+            return "tile schedules derive their threads from the tiles"
+        tiling = Tiling(compute, s)
+        if s.vector not in VECTOR_WIDTHS:
+            return f"vector width must be one of {VECTOR_WIDTHS}"
+        last = tiling.spatial[-1]
+        if last.extent % s.vector or last.inner % s.vector:
+            return "vector width must divide the innermost axis and its inner tile"
+        if tiling.threads > target.max_threads:
+            return f"{tiling.threads} threads per group exceed {target.max_threads}"
+        if tiling.accumulators > target.max_accumulators:
+            return f"{tiling.accumulators} accumulators exceed {target.max_accumulators}"
+        updates = tiling.accumulators // s.vector * max(s.unroll, 1)
+        if updates > target.max_unrolled_updates:
+            return f"{updates} unrolled accumulator updates exceed {target.max_unrolled_updates}"
+        if tiling.groups > 2**31 - 1:
+            return "too many work-groups"
+        if sketch.name == "tile" and s.cache:
+            return "the tile sketch caches nothing"
+        if sketch.name == "tile_cache":
+            if not s.cache or len(set(s.cache)) != len(s.cache):
+                return "tile_cache needs distinct inputs to cache"
+            if any(c not in sketch.cacheable for c in s.cache):
+                return f"only {', '.join(sketch.cacheable)} can be cached"
+            limit = target.max_threads_with_barriers or target.max_threads
+            if tiling.threads > limit:
+                return f"{tiling.threads} threads exceed {limit} for kernels with barriers"
+            if tiling.local_bytes() > target.max_local_bytes:
+                return (
+                    f"{tiling.local_bytes()} bytes of local memory exceed {target.max_local_bytes}"
+                )
+        return None
+
+    def sample(
+        self, compute: ComputeDef, target: Target, rng: random.Random, sketch: Sketch
+    ) -> Schedule:
+        for _ in range(20):  # on GPUs, prefer whole warps where the workload has them
+            spatial = [tuple(random_split(a.extent, 3, rng)) for a in compute.spatial]
+            threads = prod(t[1] for t in spatial)
+            outputs = prod(a.extent for a in compute.spatial)
+            if target.kind != "gpu" or threads % WARP == 0 or outputs < 4 * WARP:
+                break
+        reduce = [random_split(a.extent, 1, rng)[0] for a in compute.reduce]
+        last, inner = compute.spatial[-1].extent, spatial[-1][2]
+        widths = [w for w in VECTOR_WIDTHS if last % w == 0 and inner % w == 0]
+        cache: tuple[str, ...] = ()
+        if sketch.cacheable:
+            cache = tuple(c for c in sketch.cacheable if rng.random() < 0.5) or (
+                rng.choice(sketch.cacheable),
+            )
+        return Schedule(
+            sketch=sketch.name,
+            spatial=tuple(spatial),  # type: ignore[arg-type]
+            reduce=tuple(reduce),
+            vector=rng.choice(widths),
+            unroll=rng.choice(UNROLLS),
+            cache=cache,
+        )
+
+    def space_size(self, compute: ComputeDef, target: Target, sketch: Sketch) -> int:
+        tiles = prod(count_factorizations(a.extent, 4) for a in compute.spatial)
+        tiles *= prod(count_factorizations(a.extent, 2) for a in compute.reduce)
+        widths = sum(1 for w in VECTOR_WIDTHS if compute.spatial[-1].extent % w == 0)
+        caches = 2 ** len(sketch.cacheable) - 1 if sketch.cacheable else 1
+        return tiles * widths * len(UNROLLS) * caches
