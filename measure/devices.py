@@ -24,7 +24,7 @@ class LocalDevice:
     """A device this machine can run kernels on, with the backend and how to reach it."""
 
     name: str
-    backend: str  # "opencl"
+    backend: str  # "opencl" or "cuda"
     platform: str
     description: str
     driver: str
@@ -38,6 +38,11 @@ def catalog_name(vendor_name: str, platform: str, is_cpu: bool) -> str:
         if "portable computing language" in platform.lower() or "pocl" in platform.lower():
             return "pocl-cpu"
         return "opencl-cpu"
+    return gpu_name(vendor_name) + ("-opencl" if "nvidia" in platform.lower() else "")
+
+
+def gpu_name(vendor_name: str) -> str:
+    """The catalog name of a GPU (h100, rtx4090, ...), or its vendor string made a name."""
     low = vendor_name.lower()
     for pattern, name in _GPU_NAMES:
         if re.search(pattern, low):
@@ -81,9 +86,39 @@ def detect_opencl() -> list[LocalDevice]:
     return out
 
 
+def detect_cuda() -> list[LocalDevice]:
+    """NVIDIA GPUs through pycuda; none when pycuda or the driver is missing."""
+    try:
+        import pycuda.driver as cuda
+
+        cuda.init()
+        count = cuda.Device.count()
+    except Exception:
+        return []
+    attr = cuda.device_attribute
+    out = []
+    for i in range(count):
+        d = cuda.Device(i)
+        name = gpu_name(d.name())
+        major, minor = d.compute_capability()
+        target = Target(
+            name=name,
+            kind="gpu",
+            dialect="cuda",
+            max_threads=d.get_attribute(attr.MAX_THREADS_PER_BLOCK),
+            max_local_bytes=min(d.get_attribute(attr.MAX_SHARED_MEMORY_PER_BLOCK), 48 * 1024),
+            max_accumulators=256,
+            compute_units=d.get_attribute(attr.MULTIPROCESSOR_COUNT),
+        )
+        v = cuda.get_driver_version()  # e.g. 13000 for CUDA 13.0
+        driver = f"CUDA {v // 1000}.{v % 1000 // 10}, sm_{major}{minor}"
+        out.append(LocalDevice(name, "cuda", "CUDA", d.name(), driver, target, (0, i)))
+    return out
+
+
 def detect_local() -> list[LocalDevice]:
     """All local devices, GPUs first, each name once (the first device of a name wins)."""
-    found = detect_opencl()
+    found = detect_cuda() + detect_opencl()
     found.sort(key=lambda d: d.target.kind != "gpu")
     seen: set[str] = set()
     out = []

@@ -26,18 +26,28 @@ class UnknownDevice(LookupError):
         super().__init__(f"device {name!r} is not available; devices: {have}")
 
 
+def open_backend(device: LocalDevice):
+    """The backend that runs kernels on `device` (one module per backend)."""
+    if device.backend == "cuda":
+        from measure.cuda import CUDABackend
+
+        return CUDABackend(device)
+    from measure.opencl import OpenCLBackend
+
+    return OpenCLBackend(device)
+
+
 class DeviceWorker:
     """Owns one device for its whole life (context, compiled inputs, references)."""
 
     def __init__(self, name: str):
-        from measure.opencl import OpenCLBackend
         from measure.runner import Runner
 
         devices = {d.name: d for d in detect_local()}
         if name not in devices:
             raise UnknownDevice(name, list(devices))
         self.device = devices[name]
-        self.runner = Runner(OpenCLBackend(self.device))
+        self.runner = Runner(open_backend(self.device))
 
     def info(self) -> LocalDevice:
         return self.device

@@ -18,18 +18,19 @@ from search_spaces.target import Target
 RULES: tuple[SketchRule, ...] = (TileRule(), XThreadRule())
 
 
-def _all(compute: ComputeDef, target: Target) -> list[tuple[SketchRule, Sketch]]:
+def sketch_rules(compute: ComputeDef, target: Target) -> list[tuple[SketchRule, Sketch]]:
+    """Every (rule, sketch) pair that applies to `compute` on `target`."""
     return [(rule, sk) for rule in RULES for sk in rule.sketches(compute, target)]
 
 
 def sketches(compute: ComputeDef, target: Target) -> list[Sketch]:
     """The sketches that apply to `compute` on `target`."""
-    return [sk for _, sk in _all(compute, target)]
+    return [sk for _, sk in sketch_rules(compute, target)]
 
 
 def check(compute: ComputeDef, s: Schedule, target: Target) -> str | None:
     """Why `s` is not a valid schedule of `compute` on `target`, or None when it is."""
-    found = {sk.name: (rule, sk) for rule, sk in _all(compute, target)}
+    found = {sk.name: (rule, sk) for rule, sk in sketch_rules(compute, target)}
     if s.sketch not in found:
         return f"sketch {s.sketch!r} does not apply (have {', '.join(found) or 'none'})"
     rule, sk = found[s.sketch]
@@ -38,7 +39,7 @@ def check(compute: ComputeDef, s: Schedule, target: Target) -> str | None:
 
 def sample(compute: ComputeDef, target: Target, rng: random.Random, tries: int = 200) -> Schedule:
     """A random valid schedule of a random sketch."""
-    options = _all(compute, target)
+    options = sketch_rules(compute, target)
     if not options:
         raise ValueError(f"no sketch applies to {compute.op}")
     for _ in range(tries):
@@ -56,7 +57,9 @@ def sample(compute: ComputeDef, target: Target, rng: random.Random, tries: int =
 def space_size(compute: ComputeDef, target: Target) -> dict[str, int]:
     """Annotations per sketch before device limits are applied (an upper bound on the valid
     ones; for tiles, overrunning power-of-two factors come on top)."""
-    return {sk.name: rule.space_size(compute, target, sk) for rule, sk in _all(compute, target)}
+    return {
+        sk.name: rule.space_size(compute, target, sk) for rule, sk in sketch_rules(compute, target)
+    }
 
 
-__all__ = ["Sketch", "check", "naive", "sample", "sketches", "space_size"]
+__all__ = ["Sketch", "check", "naive", "sample", "sketch_rules", "sketches", "space_size"]

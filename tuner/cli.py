@@ -93,6 +93,8 @@ def run(
     if op not in OPS:
         raise fail(f"unknown operator {op!r}; operators: {', '.join(sorted(OPS))}", 2)
     workloads = parse_workloads(op, shape)
+    if not workloads:
+        raise fail(f"no benchmark shapes for {op}: give --shape", 2)
     name = resolve_local_device(device)
     pool = DevicePool()
     store = TuningDB(db)
@@ -191,6 +193,45 @@ def lookup(
         f"{result['gflops']:.2f} GFLOP/s ({result['match']} match)"
     )
     print(result["kernel"]["source"])
+
+
+@app.command()
+def space(
+    op: OpOpt,
+    shape: Annotated[str, typer.Option(help="NAME=V,... as in OPERATORS.md")],
+    device: DeviceOpt = "auto",
+    seed: Annotated[int, typer.Option(help="seed of the sample shown")] = 0,
+) -> None:
+    """Show the sketches of a workload, the size of its space and one sample's source."""
+    import random
+
+    from measure import detect_local
+    from measure.catalog import CATALOG
+    from search_spaces import generate, sample, sketches, space_size
+
+    if op not in OPS:
+        raise fail(f"unknown operator {op!r}; operators: {', '.join(sorted(OPS))}", 2)
+    (workload,) = parse_workloads(op, shape)
+    local = {d.name: d.target for d in detect_local()}
+    if device == "auto":
+        device = resolve_local_device(device)
+    targets = {**CATALOG, **local}
+    if device not in targets:
+        raise fail(f"unknown device {device!r}; devices: {', '.join(sorted(targets))}", 2)
+    target = targets[device]
+    sizes = space_size(workload.compute, target)
+    table = Table(title=f"{op} {workload.label} on {device} ({target.dialect})")
+    table.add_column("sketch")
+    table.add_column("annotations (before device limits)", justify="right")
+    for sk in sketches(workload.compute, target):
+        table.add_row(sk.name, f"{sizes[sk.name]:,}")
+    out.print(table)
+    out.print(f"total: {sum(sizes.values()):,}")
+    s = sample(workload.compute, target, random.Random(seed))
+    kernel = generate(workload, s, target)
+    out.print(f"one sample: {s.canonical}", highlight=False, soft_wrap=True)
+    out.print(f"launch: {kernel.launch_json()}", highlight=False)
+    print(kernel.source)
 
 
 @app.command()

@@ -7,6 +7,8 @@ import pytest
 from measure import DevicePool, MeasureInput, MeasureOptions, Status, UnknownDevice
 from search_spaces import Workload, generate, naive
 
+pytestmark = pytest.mark.xdist_group("ray-in-process")
+
 
 @pytest.fixture(scope="module")
 def pool():

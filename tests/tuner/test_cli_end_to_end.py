@@ -16,6 +16,7 @@ from search_spaces import Workload
 from tuning_db import TuningDB
 
 TUNE = [sys.executable, "-m", "tuner.cli"]
+pytestmark = pytest.mark.xdist_group("e2e")
 
 
 def tune(*args, cwd):

@@ -1,0 +1,73 @@
+"""CUDA backend (pycuda): NVRTC builds (nvcc through pycuda where NVRTC is missing), CUDA
+events for timing, one context for the worker's life."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from measure import nvrtc
+from measure.backend import Backend, BuildError, LaunchError
+from measure.devices import LocalDevice
+from search_spaces import KernelSource
+
+try:
+    import pycuda.driver as cuda
+except ImportError:  # pragma: no cover - reported when a backend is opened
+    cuda = None
+
+
+class CUDABackend(Backend):
+    """Compiles for the device's architecture and launches 1-D grids."""
+
+    def __init__(self, device: LocalDevice):
+        if cuda is None:
+            raise RuntimeError("pycuda is not installed: pip install 'tune-service[cuda]'")
+        cuda.init()
+        self.device = cuda.Device(device.index[1])
+        self.context = self.device.make_context()
+        major, minor = self.device.compute_capability()
+        self.arch = f"sm_{major}{minor}"
+        self.use_nvrtc = nvrtc.available()
+
+    def build(self, kernel: KernelSource) -> Any:
+        try:
+            if self.use_nvrtc:
+                module = cuda.module_from_buffer(nvrtc.compile_cubin(kernel.source, self.arch))
+            else:
+                from pycuda.compiler import SourceModule
+
+                module = SourceModule(kernel.source, no_extern_c=True, arch=self.arch)
+            return module.get_function(kernel.entry)
+        except BuildError:
+            raise
+        except Exception as e:  # pycuda's CompileError, LogicError on a bad cubin
+            raise BuildError(str(e)) from None
+
+    def upload(self, array: np.ndarray) -> Any:
+        return cuda.to_device(np.ascontiguousarray(array, np.float32))
+
+    def poisoned(self, shape: tuple[int, ...]) -> Any:
+        return cuda.to_device(np.full(shape, np.nan, np.float32))
+
+    def launch(self, compiled: Any, kernel: KernelSource, buffers: list[Any]) -> float:
+        grid = (kernel.global_size[0] // kernel.local_size[0], 1, 1)
+        block = (kernel.local_size[0], 1, 1)
+        try:
+            start, end = cuda.Event(), cuda.Event()
+            start.record()
+            compiled(*buffers, grid=grid, block=block)
+            end.record()
+            end.synchronize()
+            return start.time_till(end) * 1e-3
+        except cuda.Error as e:
+            raise LaunchError(str(e)) from None
+
+    def download(self, buffer: Any, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(shape, np.float32)
+        cuda.memcpy_dtoh(out, buffer)
+        return out
+
+    def close(self) -> None:
+        self.context.pop()
