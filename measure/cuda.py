@@ -26,14 +26,35 @@ class CUDABackend(Backend):
             raise RuntimeError("pycuda is not installed: pip install 'tune-service[cuda]'")
         cuda.init()
         self.device = cuda.Device(device.index[1])
-        self.context = self.device.make_context()
+        # the primary context, shared with any CUDA runtime user in the process (torch)
+        self.context = self.device.retain_primary_context()
+        self.context.push()
         major, minor = self.device.compute_capability()
         self.arch = f"sm_{major}{minor}"
         self.use_nvrtc = nvrtc.available()
+        self.cubins: dict[str, bytes | str] = {}  # source -> cubin, or the build error
+        self._pool = None
+
+    def precompile(self, sources: list[str], workers: int = 8) -> None:
+        """Compile many kernels in parallel processes ahead of their measurement."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self._pool is None:  # spawned: the children hold no CUDA state of this process
+            ctx = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(workers, mp_context=ctx)
+        todo = [s for s in dict.fromkeys(sources) if s not in self.cubins]
+        for src, out in zip(todo, self._pool.map(_compile, todo, [self.arch] * len(todo))):
+            self.cubins[src] = out
 
     def build(self, kernel: KernelSource) -> Any:
         try:
-            if self.use_nvrtc:
+            if kernel.source in self.cubins:
+                cubin = self.cubins.pop(kernel.source)
+                if isinstance(cubin, str):
+                    raise BuildError(cubin)
+                module = cuda.module_from_buffer(cubin)
+            elif self.use_nvrtc:
                 module = cuda.module_from_buffer(nvrtc.compile_cubin(kernel.source, self.arch))
             else:
                 from pycuda.compiler import SourceModule
@@ -71,3 +92,10 @@ class CUDABackend(Backend):
 
     def close(self) -> None:
         self.context.pop()
+
+
+def _compile(source: str, arch: str) -> bytes | str:
+    try:
+        return nvrtc.compile_cubin(source, arch)
+    except BuildError as e:
+        return str(e)

@@ -15,6 +15,7 @@ from search_spaces.ir import (
     For,
     If,
     KernelIR,
+    LaneOf,
     Lanes,
     Load,
     Select,
@@ -81,6 +82,32 @@ template <int W> __device__ __forceinline__ vec<W> vload(const float* p) {
 template <int W> __device__ __forceinline__ void vstore(vec<W> v, float* p) {
   _Pragma("unroll") for (int l = 0; l < W; ++l) p[l] = v.x[l];
 }
+// p is a multiple of W floats: whole 64- and 128-bit accesses
+template <int W> __device__ __forceinline__ vec<W> vload_a(const float* p) {
+  vec<W> r;
+  if constexpr (W % 4 == 0) {
+    _Pragma("unroll") for (int l = 0; l < W; l += 4) {
+      const float4 t = *reinterpret_cast<const float4*>(p + l);
+      r.x[l] = t.x; r.x[l + 1] = t.y; r.x[l + 2] = t.z; r.x[l + 3] = t.w;
+    }
+  } else if constexpr (W == 2) {
+    const float2 t = *reinterpret_cast<const float2*>(p);
+    r.x[0] = t.x; r.x[1] = t.y;
+  } else {
+    r = vload<W>(p);
+  }
+  return r;
+}
+template <int W> __device__ __forceinline__ void vstore_a(vec<W> v, float* p) {
+  if constexpr (W % 4 == 0) {
+    _Pragma("unroll") for (int l = 0; l < W; l += 4)
+      *reinterpret_cast<float4*>(p + l) = make_float4(v.x[l], v.x[l + 1], v.x[l + 2], v.x[l + 3]);
+  } else if constexpr (W == 2) {
+    *reinterpret_cast<float2*>(p) = make_float2(v.x[0], v.x[1]);
+  } else {
+    vstore<W>(v, p);
+  }
+}
 """
 
 
@@ -97,9 +124,12 @@ class Dialect:
     barrier: str
     vload: str  # {w} {ptr}
     vstore: str  # {w} {ptr} {value}
+    vload_aligned: str  # the same where the address is a multiple of the vector's size
+    vstore_aligned: str
     vector: str  # {w}
     lanes: str  # {w} {args}
     splat: str  # {w} {value}
+    lane: str  # {value} {k} {hex}
     calls: dict[str, str] = field(default_factory=dict)  # math function names
     prelude: str = ""
     unroll: str = "#pragma unroll {n}"
@@ -111,14 +141,17 @@ OPENCL = Dialect(
     kernel="__kernel __attribute__((reqd_work_group_size({threads}, 1, 1))) void",
     arg_in="__global const float* restrict {name}",
     arg_out="__global float* restrict {name}",
-    local_array="__local {ctype} {name}[{size}];",
+    local_array="__local {ctype} {name}[{size}] __attribute__((aligned(16)));",
     specials={"group": "get_group_id(0)", "local": "get_local_id(0)"},
     barrier="barrier(CLK_LOCAL_MEM_FENCE);",
     vload="vload{w}(0, {ptr})",
     vstore="vstore{w}({value}, 0, {ptr});",
+    vload_aligned="vload{w}(0, {ptr})",
+    vstore_aligned="vstore{w}({value}, 0, {ptr});",
     vector="float{w}",
     lanes="(float{w})({args})",
     splat="(float{w})({value})",
+    lane="{value}.s{hex}",
 )
 
 CUDA = Dialect(
@@ -126,14 +159,17 @@ CUDA = Dialect(
     kernel='extern "C" __global__ void __launch_bounds__({threads})',
     arg_in="const float* __restrict__ {name}",
     arg_out="float* __restrict__ {name}",
-    local_array="__shared__ {ctype} {name}[{size}];",
+    local_array="__shared__ __align__(16) {ctype} {name}[{size}];",
     specials={"group": "(int)blockIdx.x", "local": "(int)threadIdx.x"},
     barrier="__syncthreads();",
     vload="vload<{w}>({ptr})",
     vstore="vstore<{w}>({value}, {ptr});",
+    vload_aligned="vload_a<{w}>({ptr})",
+    vstore_aligned="vstore_a<{w}>({value}, {ptr});",
     vector="vec<{w}>",
     lanes="vec<{w}>{{{{{args}}}}}",
     splat="splat<{w}>({value})",
+    lane="{value}.x[{k}]",
     calls={"fmax": "fmaxf", "exp": "expf", "sqrt": "sqrtf"},
     prelude=CUDA_PRELUDE,
 )
@@ -171,13 +207,16 @@ class Printer:
         if isinstance(e, Load):
             if e.width == 1:
                 return f"{e.buffer}[{self.expr(e.index)}]"
-            return d.vload.format(w=e.width, ptr=f"({e.buffer} + {self.expr(e.index)})")
+            fmt = d.vload_aligned if e.aligned else d.vload
+            return fmt.format(w=e.width, ptr=f"({e.buffer} + {self.expr(e.index)})")
         if isinstance(e, Elem):
             return f"{e.array}[{self.expr(e.index)}]"
         if isinstance(e, Select):
             return f"({self.expr(e.cond)} ? {self.expr(e.a)} : {self.expr(e.b)})"
         if isinstance(e, Splat):
             return d.splat.format(w=e.width, value=self.expr(e.value))
+        if isinstance(e, LaneOf):
+            return d.lane.format(value=self.expr(e.value), k=e.lane, hex=f"{e.lane:x}")
         if isinstance(e, Lanes):
             return d.lanes.format(w=len(e.lanes), args=", ".join(self.expr(x) for x in e.lanes))
         raise TypeError(f"cannot print {e!r}")
@@ -193,6 +232,7 @@ class Printer:
         d = self.d
         if isinstance(s, Decl):
             ctype = "const int" if s.ctype == "int" else s.ctype
+            ctype = ctype if s.width == 1 else d.vector.format(w=s.width)
             return [f"{pad}{ctype} {s.name} = {self.expr(s.value)};"]
         if isinstance(s, ArrayDecl):
             ctype = s.ctype if s.width == 1 else d.vector.format(w=s.width)
@@ -206,7 +246,8 @@ class Printer:
             if s.width == 1:
                 return [f"{pad}{s.buffer}[{idx}] = {self.expr(s.value)};"]
             ptr = f"({s.buffer} + {idx})"
-            return [pad + d.vstore.format(w=s.width, ptr=ptr, value=self.expr(s.value))]
+            fmt = d.vstore_aligned if s.aligned else d.vstore
+            return [pad + fmt.format(w=s.width, ptr=ptr, value=self.expr(s.value))]
         if isinstance(s, For):
             lines = []
             if s.unroll == 0:

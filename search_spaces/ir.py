@@ -23,6 +23,7 @@ class Load(Expr):
     buffer: str
     index: Expr
     width: int = 1
+    aligned: bool = False  # index provably a multiple of width (whole-vector loads allowed)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ class Splat(Expr):
 
 
 @dataclass(frozen=True)
+class LaneOf(Expr):
+    """Lane k of a vector value."""
+
+    value: Expr
+    lane: int
+
+
+@dataclass(frozen=True)
 class Lanes(Expr):
     """A vector built from one scalar per lane."""
 
@@ -62,11 +71,12 @@ class Lanes(Expr):
 
 @dataclass(frozen=True)
 class Decl:
-    """`ctype name = value;` (an int when ctype is "int")."""
+    """`ctype name = value;` (an int when ctype is "int"; a vector of floats when width > 1)."""
 
     name: str
     ctype: str
     value: Expr
+    width: int = 1
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class Store:
     index: Expr
     value: Expr
     width: int = 1
+    aligned: bool = False
 
 
 @dataclass(frozen=True)

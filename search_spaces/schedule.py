@@ -17,7 +17,8 @@ class Schedule:
     tile / tile_cache: spatial[a] = (vthread, thread, inner) tile factors of spatial axis a; the
     block count is derived as ceil(extent / product). reduce[r] = inner tile of reduce axis r.
     `vector` is the width along the innermost spatial axis; `unroll` the unroll pragma of the
-    innermost reduce loop (0: left to the compiler); `cache` the inputs staged in local memory.
+    innermost reduce loop (0: left to the compiler); `cache` the inputs staged in local memory,
+    `cache_t` those of them stored with the reduction's dimensions first (transposed).
 
     xthread: spatial[a] = (1, 1, rows) rows per work-group along each row axis (1 on the others);
     reduce all 1; `threads` work-items share each row's reduction; `unroll` as above.
@@ -30,6 +31,7 @@ class Schedule:
     unroll: int = 0
     cache: tuple[str, ...] = ()
     threads: int = 0  # xthread: work-items that share each row's reduction
+    cache_t: tuple[str, ...] = ()  # cached inputs stored reduction-dimensions first
 
     def to_json(self) -> dict:
         out = {
@@ -42,6 +44,8 @@ class Schedule:
         }
         if self.threads:
             out["threads"] = self.threads
+        if self.cache_t:
+            out["cache_t"] = list(self.cache_t)
         return out
 
     @staticmethod
@@ -55,6 +59,7 @@ class Schedule:
                 unroll=int(d.get("unroll", 0)),
                 cache=tuple(str(c) for c in d.get("cache", ())),
                 threads=int(d.get("threads", 0)),
+                cache_t=tuple(str(c) for c in d.get("cache_t", ())),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a schedule: {d!r} ({e})") from None

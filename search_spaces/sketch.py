@@ -42,8 +42,9 @@ def sample(compute: ComputeDef, target: Target, rng: random.Random, tries: int =
     options = sketch_rules(compute, target)
     if not options:
         raise ValueError(f"no sketch applies to {compute.op}")
+    weights = [rule.weight(sk, target) for rule, sk in options]
     for _ in range(tries):
-        rule, sk = rng.choice(options)
+        rule, sk = rng.choices(options, weights)[0]
         s = rule.sample(compute, target, rng, sk)
         if rule.check(compute, s, target, sk) is None:
             return s

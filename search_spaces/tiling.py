@@ -16,10 +16,12 @@ from math import prod
 
 from search_spaces.compute import ComputeDef
 from search_spaces.expr import (
+    Const,
     Expr,
     Read,
     Var,
     bounds,
+    free_vars,
     from_linear,
     linear,
     reads,
@@ -69,10 +71,23 @@ class CacheRegion:
     base: tuple[Expr, ...]  # per dimension, in blk_* and ko_* variables
     extent: tuple[int, ...]
     local_index: tuple[Expr, ...]  # per dimension, in register/thread/inner-reduce variables
+    order: tuple[int, ...]  # the dimensions in storage order, outermost first
 
     @property
     def size(self) -> int:
         return prod(self.extent)
+
+    def storage_index(self, coords: tuple[Expr, ...]) -> Expr:
+        """Flat position in local memory of the box coordinates `coords` (tensor order)."""
+        out: Expr = Const(0)
+        for d in self.order:
+            out = simplify(simplify(out * self.extent[d]) + coords[d])
+        return out
+
+    @property
+    def local_flat(self) -> Expr:
+        """Where the current iteration's element lies in local memory."""
+        return self.storage_index(self.local_index)
 
 
 class Tiling:
@@ -160,9 +175,12 @@ class Tiling:
         return tuple(out)
 
     def cache_region(self, tensor: str) -> CacheRegion:
-        """The box of `tensor` that a work-group reads per outer reduction step."""
+        """The box of `tensor` that a work-group reads per outer reduction step, stored with
+        the reduction's dimensions first when the schedule transposes it (cache_t)."""
         read = next(r for r in reads(self.compute.body) if r.tensor == tensor)
-        return region_of(read, self.expansion(), self.loop_ranges())
+        return region_of(
+            read, self.expansion(), self.loop_ranges(), tensor in self.schedule.cache_t
+        )
 
     def local_bytes(self) -> int:
         return sum(4 * self.cache_region(t).size for t in self.schedule.cache)
@@ -171,7 +189,9 @@ class Tiling:
 OUTER_PREFIXES = ("blk_", "ko_")
 
 
-def region_of(read: Read, exp: dict[str, Expr], ranges: dict[str, tuple[int, int]]) -> CacheRegion:
+def region_of(
+    read: Read, exp: dict[str, Expr], ranges: dict[str, tuple[int, int]], transpose: bool = False
+) -> CacheRegion:
     base, extent, local = [], [], []
     for ix in read.indices:
         form = linear(substitute(ix, exp))
@@ -183,4 +203,8 @@ def region_of(read: Read, exp: dict[str, Expr], ranges: dict[str, tuple[int, int
         base.append(from_linear(outer, const + lo))
         extent.append(hi - lo + 1)
         local.append(from_linear(inner, -lo))
-    return CacheRegion(read.tensor, tuple(base), tuple(extent), tuple(local))
+    order = tuple(range(len(extent)))
+    if transpose:  # dimensions walked by the inner reduction first, the thread's rows last
+        by_reduce = [d for d in order if any(v.startswith("ki_") for v in free_vars(local[d]))]
+        order = tuple(by_reduce + [d for d in order if d not in by_reduce])
+    return CacheRegion(read.tensor, tuple(base), tuple(extent), tuple(local), order)

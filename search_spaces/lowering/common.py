@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from search_spaces.compute import Tensor
-from search_spaces.expr import Bin, Call, Const, Expr, Read, bounds, simplify
+from search_spaces.expr import Bin, Call, Const, Expr, Read, bounds, linear, simplify
 from search_spaces.ir import Assign, Load, Select, Splat, Stmt
 
 # Identity of the max combiner: -FLT_MAX (finite, so it prints the same in every dialect).
@@ -53,8 +53,22 @@ def range_checks(indices: tuple[Expr, ...], shape: tuple[int, ...], ranges) -> l
     return conds
 
 
-def guarded_read(r: Read, tensor: Tensor, ranges, width: int = 1) -> Expr:
+def is_aligned(index: Expr, width: int, multiples: dict[str, int]) -> bool:
+    """Whether `index` is provably a multiple of `width`, each variable v being a multiple of
+    multiples.get(v, 1)."""
+    if width == 1:
+        return True
+    form = linear(index)
+    if form is None:
+        return False
+    coefs, const = form
+    return const % width == 0 and all(
+        c * multiples.get(v, 1) % width == 0 for v, c in coefs.items()
+    )
+
+
+def guarded_read(r: Read, tensor: Tensor, ranges, width: int = 1, aligned: bool = False) -> Expr:
     """A load of `r` that yields zero where an index may leave the tensor over `ranges`."""
-    load = Load(tensor.name, flat_index(r.indices, tensor.shape), width)
+    load = Load(tensor.name, flat_index(r.indices, tensor.shape), width, aligned)
     cond = all_of(range_checks(r.indices, tensor.shape, ranges))
     return load if cond is None else Select(cond, load, zero(width))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from math import prod
 
-from search_spaces.compute import ComputeDef
+from search_spaces.compute import ComputeDef, Tensor
 from search_spaces.expr import (
     Acc,
     Bin,
@@ -42,6 +42,7 @@ from search_spaces.ir import (
     For,
     If,
     KernelIR,
+    LaneOf,
     Lanes,
     Load,
     Param,
@@ -56,10 +57,13 @@ from search_spaces.lowering.common import (
     flat_index,
     guarded_read,
     identity,
+    is_aligned,
     update,
 )
 from search_spaces.schedule import Schedule
 from search_spaces.tiling import CacheRegion, Tiling
+
+FETCH = 4  # floats per work-item copy in cooperative fetches (128-bit)
 
 
 def is_vector(e: Expr) -> bool:
@@ -103,7 +107,16 @@ class TileLowering:
                 tuple(substitute(b, self.zero) for b in reg.base),
                 reg.extent,
                 tuple(substitute(ix, self.zero) for ix in reg.local_index),
+                reg.order,
             )
+
+    def aligned(self, index: Expr) -> bool:
+        """Whether a flat index (in axis names or loop variables) is a multiple of the vector
+        width: the vector axis's register loop steps by the width, so it is one too."""
+        if self.width == 1:
+            return True
+        steps = {"in_" + str(self.vax): self.width}
+        return is_aligned(substitute(index, self.exp), self.width, steps)
 
     # --- reads -------------------------------------------------------------------------------
     def lane(self, e: Expr, k: int) -> Expr:
@@ -131,7 +144,8 @@ class TileLowering:
                 last == Var(self.vax) and tensor.shape[-1] % self.width == 0
             )
             if uniform:
-                return guarded_read(r, tensor, self.covered, self.width)
+                idx = flat_index(r.indices, tensor.shape)
+                return guarded_read(r, tensor, self.covered, self.width, self.aligned(idx))
         return Lanes(tuple(self.lane_read(r, k) for k in range(self.width)))
 
     def lane_read(self, r: Read, k: int) -> Expr:
@@ -140,7 +154,7 @@ class TileLowering:
 
     def cached_read(self, r: Read) -> Expr:
         reg = self.regions[r.tensor]
-        idx = flat_index(reg.local_index, reg.extent)
+        idx = reg.local_flat
         if self.vax is None:
             return Load("sm_" + r.tensor, idx)
         form = linear(idx)
@@ -149,7 +163,7 @@ class TileLowering:
         if coef == 0:
             return Load("sm_" + r.tensor, idx)
         if coef == 1:
-            return Load("sm_" + r.tensor, idx, self.width)
+            return Load("sm_" + r.tensor, idx, self.width, self.aligned(idx))
         return Lanes(tuple(self.lane_read(r, k) for k in range(self.width)))
 
     def value(self, e: Expr, acc: Expr) -> Expr:
@@ -181,8 +195,8 @@ class TileLowering:
                 if n.tensor in self.regions:  # local-memory indices are in loop variables
                     reg = self.regions[n.tensor]
                     inner = "in_" + str(self.vax)
-                    idx = flat_index(reg.local_index, reg.extent)
-                    return Load("sm_" + n.tensor, substitute(idx, {inner: Var(inner) + k}))
+                    idx = substitute(reg.local_flat, {inner: Var(inner) + k})
+                    return Load("sm_" + n.tensor, idx)
                 return guarded_read(n, self.c.tensor(n.tensor), self.covered)
             if isinstance(n, Where):
                 return Select(n.cond, self.scalar_value(n.a, k), self.scalar_value(n.b, k))
@@ -218,22 +232,55 @@ class TileLowering:
         return [Decl(a.name, "int", self.exp[a.name]) for a in axes]
 
     def stage(self, name: str) -> list[Stmt]:
-        """Cooperative copy of one cached input's region into local memory."""
+        """Cooperative copy of one cached input's box into local memory.
+
+        The box is walked in the tensor's own order (neighbouring work-items read neighbouring
+        addresses) and stored in the region's storage order. Where the last dimension's rows
+        are provably 4-aligned, work-items copy 4 floats at a time.
+        """
         reg = self.regions[name]
         tensor = self.c.tensor(name)
+        width = FETCH if self.fetch_aligned(reg, tensor) else 1
+        extent = list(reg.extent)
+        extent[-1] //= width
         e = Var("e_" + name)
-        coords: list[Stmt] = []
-        gidx: list[Expr] = []
+        body: list[Stmt] = []
+        coords: list[Expr] = []
         ranges = dict(self.ranges)
-        for d, n in enumerate(reg.extent):
-            inner = prod(reg.extent[d + 1 :])
+        for d, n in enumerate(extent):
             cvar = f"c{d}_{name}"
-            coords.append(Decl(cvar, "int", simplify(simplify(e // inner) % n)))
-            ranges[cvar] = (0, n - 1)
-            gidx.append(simplify(reg.base[d] + Var(cvar)))
-        value = guarded_read(Read(name, tuple(gidx)), tensor, ranges)
-        body = (*coords, Assign(Elem("sm_" + name, e), value))
-        return [For(e.name, reg.size, body, step=self.t.threads, start=Var("lid"))]
+            value = simplify(simplify(e // prod(extent[d + 1 :])) % n)
+            body.append(
+                Decl(cvar, "int", simplify(value * width) if d == len(extent) - 1 else value)
+            )
+            ranges[cvar] = (0, reg.extent[d] - width if d == len(extent) - 1 else n - 1)
+            coords.append(Var(cvar))
+        gidx = tuple(simplify(b + c) for b, c in zip(reg.base, coords))
+        steps = {f"c{len(extent) - 1}_{name}": width}
+        src = flat_index(gidx, tensor.shape)
+        load = guarded_read(Read(name, gidx), tensor, ranges, width, is_aligned(src, width, steps))
+        where = reg.storage_index(tuple(coords))
+        if width == 1:
+            body.append(Assign(Elem("sm_" + name, where), load))
+        elif reg.order[-1] == len(reg.extent) - 1:  # rows stay rows: one vector store
+            body.append(Store("sm_" + name, where, load, width, is_aligned(where, width, steps)))
+        else:  # transposed: the 4 floats land in 4 places
+            body.append(Decl("v_" + name, "float", load, width))
+            for k in range(width):
+                shifted = tuple(coords[:-1]) + (simplify(coords[-1] + k),)
+                body.append(
+                    Assign(
+                        Elem("sm_" + name, reg.storage_index(shifted)), LaneOf(Var("v_" + name), k)
+                    )
+                )
+        return [For(e.name, prod(extent), tuple(body), step=self.t.threads, start=Var("lid"))]
+
+    def fetch_aligned(self, reg: CacheRegion, tensor: Tensor) -> bool:
+        """The box's rows start on multiples of FETCH floats of a row-aligned tensor."""
+        if reg.extent[-1] % FETCH or tensor.shape[-1] % FETCH:
+            return False
+        form = linear(reg.base[-1])
+        return form is not None and all(c % FETCH == 0 for c in (*form[0].values(), form[1]))
 
     def build(self) -> KernelIR:
         c, t, s = self.c, self.t, self.s
@@ -279,12 +326,9 @@ class TileLowering:
 
         out = c.output
         epi: list[Stmt] = self.axis_decls(c.spatial)
-        store = Store(
-            out.name,
-            flat_index(tuple(Var(a.name) for a in c.spatial), out.shape),
-            self.value(c.epilogue, acc),
-            self.width,
-        )
+        out_idx = flat_index(tuple(Var(a.name) for a in c.spatial), out.shape)
+        value = self.value(c.epilogue, acc)
+        store = Store(out.name, out_idx, value, self.width, self.aligned(out_idx))
         spill = [Bin("<", Var(a.name), Const(a.extent)) for a in t.spatial if a.covered > a.extent]
         guard = all_of(spill)
         epi.append(store if guard is None else If(guard, (store,)))

@@ -42,6 +42,10 @@ class SketchRule(ABC):
     def space_size(self, compute: ComputeDef, target: Target, sketch: Sketch) -> int:
         """Annotations of `sketch`, before device limits are applied."""
 
+    def weight(self, sketch: Sketch, target: Target) -> float:
+        """How often random sampling picks `sketch` relative to the others."""
+        return 1.0
+
 
 def prime_factors(n: int) -> list[int]:
     out, p = [], 2

@@ -61,6 +61,25 @@ def random_split(extent: int, parts: int, rng: random.Random) -> list[int]:
     return out
 
 
+# On GPUs, per-axis caps of the (vthread, thread, inner) levels: register tiles of up to 8x4
+# per axis and up to 64 threads along an axis, as hand-written GPU kernels are shaped.
+GPU_CAPS = (4, 64, 8)
+
+
+def capped_split(extent: int, caps: tuple[int, ...], rng: random.Random) -> list[int]:
+    """Like random_split, but each prime factor goes to a random level that stays within its
+    cap, or to the blocks (uncapped)."""
+    levels = [1] * len(caps)
+    factors = prime_factors(extent)
+    rng.shuffle(factors)
+    for p in factors:
+        room = [i for i, c in enumerate(caps) if levels[i] * p <= c]
+        pick = rng.choice(room + [-1])
+        if pick >= 0:
+            levels[pick] *= p
+    return levels
+
+
 class TileRule(SketchRule):
     """Applies to single-stage computations; tile_cache where an input is reused."""
 
@@ -96,8 +115,10 @@ class TileRule(SketchRule):
             return f"{updates} unrolled accumulator updates exceed {target.max_unrolled_updates}"
         if tiling.groups > 2**31 - 1:
             return "too many work-groups"
-        if sketch.name == "tile" and s.cache:
+        if sketch.name == "tile" and (s.cache or s.cache_t):
             return "the tile sketch caches nothing"
+        if any(c not in s.cache for c in s.cache_t) or len(set(s.cache_t)) != len(s.cache_t):
+            return "cache_t names distinct cached inputs"
         if sketch.name == "tile_cache":
             if not s.cache or len(set(s.cache)) != len(s.cache):
                 return "tile_cache needs distinct inputs to cache"
@@ -115,32 +136,48 @@ class TileRule(SketchRule):
     def sample(
         self, compute: ComputeDef, target: Target, rng: random.Random, sketch: Sketch
     ) -> Schedule:
-        for _ in range(20):  # on GPUs, prefer whole warps where the workload has them
-            spatial = [tuple(random_split(a.extent, 3, rng)) for a in compute.spatial]
+        gpu = target.kind == "gpu"
+        outputs = prod(a.extent for a in compute.spatial)
+        for _ in range(50):  # on GPUs, whole warps where the workload has them
+            if gpu and rng.random() < 0.9:
+                spatial = [tuple(capped_split(a.extent, GPU_CAPS, rng)) for a in compute.spatial]
+            else:
+                spatial = [tuple(random_split(a.extent, 3, rng)) for a in compute.spatial]
             threads = prod(t[1] for t in spatial)
-            outputs = prod(a.extent for a in compute.spatial)
-            if target.kind != "gpu" or threads % WARP == 0 or outputs < 4 * WARP:
+            if not gpu or outputs < 4 * WARP or (threads % WARP == 0 and threads >= 2 * WARP):
                 break
-        reduce = [random_split(a.extent, 1, rng)[0] for a in compute.reduce]
+        if gpu:
+            reduce = [capped_split(a.extent, (32,), rng)[0] for a in compute.reduce]
+        else:
+            reduce = [random_split(a.extent, 1, rng)[0] for a in compute.reduce]
         last, inner = compute.spatial[-1].extent, spatial[-1][2]
         widths = [w for w in VECTOR_WIDTHS if last % w == 0 and inner % w == 0]
+        width = widths[-1] if gpu and rng.random() < 0.6 else rng.choice(widths)
         cache: tuple[str, ...] = ()
         if sketch.cacheable:
-            cache = tuple(c for c in sketch.cacheable if rng.random() < 0.5) or (
+            p = 0.8 if gpu else 0.5
+            cache = tuple(c for c in sketch.cacheable if rng.random() < p) or (
                 rng.choice(sketch.cacheable),
             )
+        cache_t = tuple(c for c in cache if rng.random() < 0.5)
         return Schedule(
             sketch=sketch.name,
             spatial=tuple(spatial),  # type: ignore[arg-type]
             reduce=tuple(reduce),
-            vector=rng.choice(widths),
+            vector=width,
             unroll=rng.choice(UNROLLS),
             cache=cache,
+            cache_t=cache_t,
         )
+
+    def weight(self, sketch: Sketch, target: Target) -> float:
+        """GPUs: shared-memory tiles are where the fast kernels are; sample them more."""
+        return 3.0 if target.kind == "gpu" and sketch.name == "tile_cache" else 1.0
 
     def space_size(self, compute: ComputeDef, target: Target, sketch: Sketch) -> int:
         tiles = prod(count_factorizations(a.extent, 4) for a in compute.spatial)
         tiles *= prod(count_factorizations(a.extent, 2) for a in compute.reduce)
         widths = sum(1 for w in VECTOR_WIDTHS if compute.spatial[-1].extent % w == 0)
-        caches = 2 ** len(sketch.cacheable) - 1 if sketch.cacheable else 1
+        n = len(sketch.cacheable)  # each input: not cached, cached, cached transposed
+        caches = 3**n - 2**n if n else 1
         return tiles * widths * len(UNROLLS) * caches
