@@ -3,6 +3,7 @@ events for timing, one context for the worker's life."""
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ class CUDABackend(Backend):
         # the primary context, shared with any CUDA runtime user in the process (torch)
         self.context = self.device.retain_primary_context()
         self.context.push()
+        atexit.register(self.close)
         major, minor = self.device.compute_capability()
         self.arch = f"sm_{major}{minor}"
         self.use_nvrtc = nvrtc.available()
@@ -91,7 +93,13 @@ class CUDABackend(Backend):
         return out
 
     def close(self) -> None:
-        self.context.pop()
+        """Release the context (pycuda aborts at exit if one is still pushed) and the pool."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        if self.context is not None:
+            self.context.pop()
+            self.context = None
 
 
 def _compile(source: str, arch: str) -> bytes | str:
