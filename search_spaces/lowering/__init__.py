@@ -6,7 +6,12 @@ from search_spaces.lowering.tile import lower_tile
 from search_spaces.lowering.xthread import lower_xthread
 from search_spaces.schedule import Schedule
 
-LOWERINGS = {"tile": lower_tile, "tile_cache": lower_tile, "xthread": lower_xthread}
+LOWERINGS = {
+    "tile": lower_tile,
+    "tile_cache": lower_tile,
+    "tile_cpu": lower_tile,
+    "xthread": lower_xthread,
+}
 
 
 def lower(compute: ComputeDef, schedule: Schedule, name: str) -> KernelIR:

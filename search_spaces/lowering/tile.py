@@ -205,11 +205,15 @@ class TileLowering:
         return transform(e, rewrite)
 
     # --- loop structure ------------------------------------------------------------------------
-    def tile_loops(self, inner: list[Stmt]) -> list[Stmt]:
-        """Wrap `inner` in the fully unrolled register-tile loops (vthread outer, inner inner)."""
+    def tile_loops(self, inner: list[Stmt], levels: tuple[str, ...] = ("in_", "vt_")) -> list[Stmt]:
+        """Wrap `inner` in fully unrolled register-tile loops of the given levels, innermost
+        level first (by default inner inside vthread)."""
         body: list[Stmt] = inner
-        loops = [("in_" + s.name, s.inner, s.name) for s in reversed(self.t.spatial)]
-        loops += [("vt_" + s.name, s.vthread, s.name) for s in reversed(self.t.spatial)]
+        loops = [
+            (lvl + s.name, s.inner if lvl == "in_" else s.vthread, s.name)
+            for lvl in levels
+            for s in reversed(self.t.spatial)
+        ]
         for var, extent, axis in loops:
             if var in self.zero:
                 continue
@@ -311,11 +315,17 @@ class TileLowering:
         overrun = [Bin("<", Var(r.name), Const(r.extent)) for r in t.reduce if r.covered > r.extent]
         guard = all_of(overrun)
         inner.append(step if guard is None else If(guard, (step,)))
-        body = self.tile_loops(inner)
+        # GPU order S S S R R S S: reductions outside the whole register tile. CPU order
+        # (tile_cpu, Ansor's S S R S R S): the vthread tiles between the two reduction levels,
+        # so each inner reduction sweeps a cache-sized slice.
+        ssrsrs = s.sketch == "tile_cpu"
+        body = self.tile_loops(inner, ("in_",) if ssrsrs else ("in_", "vt_"))
         ki_loops = [r for r in t.reduce if "ki_" + r.name not in self.zero]
         for i, r in enumerate(reversed(ki_loops)):
             unroll = (s.unroll or None) if i == 0 else None
             body = [For("ki_" + r.name, r.inner, tuple(body), unroll=unroll)]
+        if ssrsrs:
+            body = self.tile_loops(body, ("vt_",))
         ko_loops = [r for r in t.reduce if "ko_" + r.name not in self.zero]
         if self.regions:
             staged = [st for n in self.regions for st in self.stage(n)]

@@ -1,6 +1,8 @@
 """Multi-level tiling (Ansor's SSSRRSRS for GPUs): spatial axes split into block, virtual
 thread, thread and register levels, reductions into outer and inner loops; optionally inputs
-staged in local memory per outer reduction step (tile_cache)."""
+staged in local memory per outer reduction step (tile_cache). On CPUs also tile_cpu, Ansor's
+SSRSRS order: parallel outer loops (work-groups), then outer reduction, middle spatial tiles,
+inner reduction and the vectorised innermost tile."""
 
 from __future__ import annotations
 
@@ -87,6 +89,8 @@ class TileRule(SketchRule):
         if compute.stages:
             return []
         out = [Sketch("tile")]
+        if target.kind == "cpu" and compute.reduce:
+            out.append(Sketch("tile_cpu"))
         probe = Tiling(compute, naive(compute, target))
         reused = [t for t in probe.cacheable if has_reuse(compute, t)]
         if compute.reduce and reused:
@@ -115,8 +119,8 @@ class TileRule(SketchRule):
             return f"{updates} unrolled accumulator updates exceed {target.max_unrolled_updates}"
         if tiling.groups > 2**31 - 1:
             return "too many work-groups"
-        if sketch.name == "tile" and (s.cache or s.cache_t):
-            return "the tile sketch caches nothing"
+        if sketch.name in ("tile", "tile_cpu") and (s.cache or s.cache_t):
+            return f"the {sketch.name} sketch caches nothing"
         if any(c not in s.cache for c in s.cache_t) or len(set(s.cache_t)) != len(s.cache_t):
             return "cache_t names distinct cached inputs"
         if sketch.name == "tile_cache":
