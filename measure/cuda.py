@@ -1,5 +1,5 @@
 """CUDA backend (pycuda): NVRTC builds (nvcc through pycuda where NVRTC is missing), CUDA
-events for timing, one context for the worker's life."""
+events for timing, the device's primary context for the worker's life."""
 
 from __future__ import annotations
 
@@ -32,41 +32,38 @@ class CUDABackend(Backend):
         self.context.push()
         atexit.register(self.close)
         major, minor = self.device.compute_capability()
-        self.arch = f"sm_{major}{minor}"
-        self.use_nvrtc = nvrtc.available()
-        self.cubins: dict[str, bytes | str] = {}  # source -> cubin, or the build error
-        self._pool = None
+        self.build_key = f"sm_{major}{minor}"
+        l2 = self.device.get_attribute(cuda.device_attribute.L2_CACHE_SIZE)
+        self._flush_words = max(2 * l2, 1 << 20) // 4
+        self._flush_buffer = cuda.mem_alloc(self._flush_words * 4)
 
-    def precompile(self, sources: list[str], workers: int = 8) -> None:
-        """Compile many kernels in parallel processes ahead of their measurement."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    @staticmethod
+    def compile_artifact(source: str, build_key: Any) -> bytes:
+        """A cubin for `build_key` (an sm_XY architecture)."""
+        if nvrtc.available():
+            return nvrtc.compile_cubin(source, build_key)
+        from pycuda.compiler import compile as nvcc_compile
 
-        if self._pool is None:  # spawned: the children hold no CUDA state of this process
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(workers, mp_context=ctx)
-        todo = [s for s in dict.fromkeys(sources) if s not in self.cubins]
-        for src, out in zip(todo, self._pool.map(_compile, todo, [self.arch] * len(todo))):
-            self.cubins[src] = out
-
-    def build(self, kernel: KernelSource) -> Any:
         try:
-            if kernel.source in self.cubins:
-                cubin = self.cubins.pop(kernel.source)
-                if isinstance(cubin, str):
-                    raise BuildError(cubin)
-                module = cuda.module_from_buffer(cubin)
-            elif self.use_nvrtc:
-                module = cuda.module_from_buffer(nvrtc.compile_cubin(kernel.source, self.arch))
-            else:
-                from pycuda.compiler import SourceModule
-
-                module = SourceModule(kernel.source, no_extern_c=True, arch=self.arch)
-            return module.get_function(kernel.entry)
-        except BuildError:
-            raise
-        except Exception as e:  # pycuda's CompileError, LogicError on a bad cubin
+            return nvcc_compile(source, no_extern_c=True, arch=build_key)
+        except Exception as e:  # pycuda's CompileError
             raise BuildError(str(e)) from None
+
+    def load(self, kernel: KernelSource, artifact: Any) -> Any:
+        try:
+            return cuda.module_from_buffer(artifact).get_function(kernel.entry)
+        except Exception as e:  # LogicError on a bad cubin or a missing entry
+            raise BuildError(str(e)) from None
+
+    def resources(self, compiled: Any) -> dict:
+        return {
+            "registers": int(compiled.num_regs),
+            "shared_bytes": int(compiled.shared_size_bytes),
+            "local_bytes": int(compiled.local_size_bytes),  # spills and stack
+        }
+
+    def flush(self) -> None:
+        cuda.memset_d32(self._flush_buffer, 0, self._flush_words)
 
     def upload(self, array: np.ndarray) -> Any:
         return cuda.to_device(np.ascontiguousarray(array, np.float32))
@@ -93,17 +90,7 @@ class CUDABackend(Backend):
         return out
 
     def close(self) -> None:
-        """Release the context (pycuda aborts at exit if one is still pushed) and the pool."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        """Release the context (pycuda aborts at exit if one is still pushed)."""
         if self.context is not None:
             self.context.pop()
             self.context = None
-
-
-def _compile(source: str, arch: str) -> bytes | str:
-    try:
-        return nvrtc.compile_cubin(source, arch)
-    except BuildError as e:
-        return str(e)

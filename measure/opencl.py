@@ -16,6 +16,17 @@ try:
 except ImportError:  # pragma: no cover - reported when a backend is opened
     cl = None
 
+_contexts: dict[tuple[int, int], Any] = {}  # per process, for compile_artifact
+
+
+def _build(context: Any, source: str) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cl.Program(context, source).build()
+    except (cl.RuntimeError, cl.LogicError) as e:
+        raise BuildError(str(e)) from None
+
 
 class OpenCLBackend(Backend):
     """Compiles with the platform's OpenCL compiler and times with profiling events."""
@@ -24,20 +35,46 @@ class OpenCLBackend(Backend):
         if cl is None:
             raise RuntimeError("pyopencl is not installed: pip install pyopencl")
         pi, di = device.index
+        self.build_key = device.index
         self.device = cl.get_platforms()[pi].get_devices()[di]
         self.context = cl.Context([self.device])
         self.queue = cl.CommandQueue(
             self.context, properties=cl.command_queue_properties.PROFILING_ENABLE
         )
+        self._flush_buffer = None
+        if self.device.type & cl.device_type.GPU:
+            size = max(2 * int(self.device.global_mem_cache_size), 1 << 20)
+            self._flush_buffer = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, size)
 
-    def build(self, kernel: KernelSource) -> Any:
+    @staticmethod
+    def compile_artifact(source: str, build_key: Any) -> None:
+        """Build once in this process: drivers keep the binary in their on-disk cache (PoCL's
+        kcache, NVIDIA's ComputeCache), so the worker's own build of it is quick."""
+        if build_key not in _contexts:
+            pi, di = build_key
+            _contexts[build_key] = cl.Context([cl.get_platforms()[pi].get_devices()[di]])
+        _build(_contexts[build_key], source)
+        return None
+
+    def load(self, kernel: KernelSource, artifact: Any) -> Any:
+        program = _build(self.context, kernel.source)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                program = cl.Program(self.context, kernel.source).build()
             return getattr(program, kernel.entry)
-        except (cl.RuntimeError, cl.LogicError, AttributeError) as e:
-            raise BuildError(str(e)) from None
+        except AttributeError:
+            raise BuildError(f"no kernel named {kernel.entry}") from None
+
+    def resources(self, compiled: Any) -> dict:
+        info = cl.kernel_work_group_info
+        return {
+            "private_bytes": int(compiled.get_work_group_info(info.PRIVATE_MEM_SIZE, self.device)),
+            "local_bytes": int(compiled.get_work_group_info(info.LOCAL_MEM_SIZE, self.device)),
+        }
+
+    def flush(self) -> None:
+        if self._flush_buffer is not None:
+            cl.enqueue_fill_buffer(
+                self.queue, self._flush_buffer, np.float32(0), 0, self._flush_buffer.size
+            )
 
     def upload(self, array: np.ndarray) -> Any:
         flags = cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR

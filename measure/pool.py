@@ -1,20 +1,34 @@
-"""Device workers on Ray: one long-lived actor per device, found by the resource it holds.
+"""Device workers on Ray: one long-lived actor per physical device, found by the resource its
+node advertises.
 
-Each node advertises its devices as custom resources `device:<name>`; a worker for a name is
-an actor that claims that resource, so Ray places it on a node that has the device. Locally,
-Ray is started on demand with the devices this machine has (the embedded default).
+Each node advertises its devices as custom resources `device:<name>` (a node may advertise a
+device under another name, with the label `tune.alias.<name>` naming the local device it
+stands for). For a name, the pool starts one actor on every node that has it, pinned to that
+node, and spreads a batch over them. Locally, Ray is started on demand with the devices this
+machine has (the embedded default).
+
+Isolation: each candidate is its own actor call with a deadline. A call that outlives it is a
+timeout and the actor is killed and restarted; a kernel that kills its process or leaves the
+device context unusable costs that candidate only; a candidate whose worker died (a crash, or
+its node leaving) is tried once more, on whichever worker is free.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from measure.devices import LocalDevice, detect_local
 from measure.records import MeasureInput, MeasureResult, Status
 
 RESOURCE_PREFIX = "device:"
+ALIAS_LABEL = "tune.alias."
+CHUNK = 4  # candidates a worker takes at a time (their builds start together)
 
 
 class UnknownDevice(LookupError):
@@ -37,23 +51,64 @@ def open_backend(device: LocalDevice):
     return OpenCLBackend(device)
 
 
+def resolve(name: str, labels: dict[str, str]) -> LocalDevice:
+    """The local device called `name`, directly or through this node's alias label."""
+    devices = {d.name: d for d in detect_local()}
+    if name in devices:
+        return devices[name]
+    physical = labels.get(ALIAS_LABEL + name)
+    if physical in devices:
+        d = devices[physical]
+        return replace(d, name=name, target=replace(d.target, name=name))
+    raise UnknownDevice(name, list(devices))
+
+
 class DeviceWorker:
-    """Owns one device for its whole life (context, compiled inputs, references)."""
+    """Owns one device for its whole life: context, inputs, references, a build pool."""
 
     def __init__(self, name: str):
+        import ray
+
+        from measure.builder import Builder
         from measure.runner import Runner
 
-        devices = {d.name: d for d in detect_local()}
-        if name not in devices:
-            raise UnknownDevice(name, list(devices))
-        self.device = devices[name]
-        self.runner = Runner(open_backend(self.device))
+        labels = {}
+        if ray.is_initialized():
+            ctx = ray.get_runtime_context()
+            labels = {k: v for k, v in ctx.get_node_labels().items() if isinstance(v, str)}
+            self.where = f"{ctx.get_node_id()[:12]}:{os.getpid()}"
+        else:
+            self.where = f"local:{os.getpid()}"
+        self.device = resolve(name, labels)
+        backend = open_backend(self.device)
+        self.runner = Runner(backend)
+        # GPUs: builds run on every core while the device times; CPUs: one build at a time,
+        # never beside a timed run (it would share the cores being measured)
+        self.gpu = self.device.target.kind == "gpu"
+        workers = (os.cpu_count() or 2) if self.gpu else 1
+        self.builder = Builder(type(backend).compile_artifact, backend.build_key, workers)
 
     def info(self) -> LocalDevice:
         return self.device
 
+    def prepare(self, sources: list[str]) -> None:
+        """Start building these kernels (GPUs only; see __init__)."""
+        if self.gpu:
+            self.builder.submit(sources)
+
     def measure(self, inp: MeasureInput) -> MeasureResult:
-        return self.runner.measure(inp)
+        from measure.backend import BuildError
+        from measure.builder import CompileTimeout
+
+        try:
+            artifact, waited = self.builder.get(inp.kernel.source, inp.options.compile_timeout_s)
+        except CompileTimeout as e:
+            return MeasureResult(Status.COMPILE_TIMEOUT, error=str(e), worker=self.where)
+        except BuildError as e:
+            status = Status.OUT_OF_RESOURCES if e.out_of_resources else Status.COMPILE_ERROR
+            return MeasureResult(status, error=str(e)[-4000:], worker=self.where)
+        result = self.runner.measure(inp, artifact, compile_s=waited)
+        return replace(result, worker=self.where)
 
 
 class DevicePool:
@@ -61,7 +116,7 @@ class DevicePool:
 
     def __init__(self, address: str | None = None):
         self.address = address
-        self._workers: dict[str, object] = {}
+        self._workers: dict[str, dict[str, object]] = {}  # name -> node id -> actor
 
     def start(self) -> None:
         import ray
@@ -69,7 +124,7 @@ class DevicePool:
         if ray.is_initialized():
             return
         if self.address:
-            ray.init(address=self.address, log_to_driver=False)
+            ray.init(address=self.address, log_to_driver=False, configure_logging=False)
             return
         # A single-machine Ray on loopback; this flag keeps it there (see DEVELOPERS.md).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -85,40 +140,62 @@ class DevicePool:
             configure_logging=False,
         )
 
-    def available(self) -> list[str]:
-        """Device names that some node of the cluster advertises."""
+    def nodes_with(self, name: str) -> list[str]:
+        """Ids of the live nodes that advertise device `name`."""
         import ray
 
         self.start()
-        return sorted(
-            k[len(RESOURCE_PREFIX) :]
-            for k in ray.cluster_resources()
-            if k.startswith(RESOURCE_PREFIX)
-        )
+        key = RESOURCE_PREFIX + name
+        return [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get(key)]
 
-    def worker(self, name: str):
-        """The actor that owns device `name` (created on first use)."""
+    def available(self) -> dict[str, int]:
+        """Device names that live nodes advertise, with how many nodes have each."""
         import ray
 
-        if name in self._workers:
-            return self._workers[name]
-        available = self.available()
-        if name not in available:
-            raise UnknownDevice(name, available)
-        actor = (
-            ray.remote(DeviceWorker)
-            .options(
-                name=f"device-worker:{name}",
-                get_if_exists=True,
-                resources={RESOURCE_PREFIX + name: 1.0},
-                num_cpus=0,
-                max_restarts=-1,  # a kernel that kills the process costs only itself
-                max_task_retries=0,
+        self.start()
+        out: dict[str, int] = {}
+        for n in ray.nodes():
+            if not n["Alive"]:
+                continue
+            for k in n["Resources"]:
+                if k.startswith(RESOURCE_PREFIX):
+                    out[k[len(RESOURCE_PREFIX) :]] = out.get(k[len(RESOURCE_PREFIX) :], 0) + 1
+        return dict(sorted(out.items()))
+
+    def workers(self, name: str) -> dict[str, object]:
+        """One actor per live node with device `name` (created and started on first use)."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        nodes = self.nodes_with(name)
+        if not nodes:
+            raise UnknownDevice(name, list(self.available()))
+        known = self._workers.setdefault(name, {})
+        for node in nodes:
+            if node in known:
+                continue
+            known[node] = (
+                ray.remote(DeviceWorker)
+                .options(
+                    name=f"device-worker:{name}:{node[:12]}",
+                    get_if_exists=True,
+                    resources={RESOURCE_PREFIX + name: 1.0},
+                    num_cpus=0,
+                    max_restarts=-1,  # a kernel that kills the process costs only itself
+                    max_task_retries=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+                )
+                .remote(name)
             )
-            .remote(name)
-        )
-        self._workers[name] = actor
-        return actor
+            ray.get(known[node].info.remote())  # started, so deadlines count kernels only
+        for node in list(known):
+            if node not in nodes:
+                del known[node]
+        return known
+
+    def worker(self, name: str):
+        """An actor that owns device `name` (the first node's)."""
+        return next(iter(self.workers(name).values()))
 
     def info(self, name: str) -> LocalDevice:
         import ray
@@ -126,31 +203,102 @@ class DevicePool:
         return ray.get(self.worker(name).info.remote())
 
     def measure(self, name: str, inputs: list[MeasureInput]) -> list[MeasureResult]:
-        """Measure a batch on the device's worker; results in input order.
+        """Measure a batch over every worker of device `name`; results in input order."""
+        workers = self.workers(name)
+        todo: queue.Queue[int] = queue.Queue()
+        for i in range(len(inputs)):
+            todo.put(i)
+        results: list[MeasureResult | None] = [None] * len(inputs)
+        retried: set[int] = set()
+        lock = threading.Lock()
 
-        Each candidate is its own actor call, so when a kernel kills the worker process, that
-        candidate is recorded as a runtime error, Ray restarts the actor, and the candidates
-        after it are sent again.
-        """
+        def drive(node: str, actor) -> None:
+            self._drive(name, node, actor, inputs, todo, results, retried, lock)
+
+        threads = [threading.Thread(target=drive, args=item) for item in workers.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, r in enumerate(results):
+            if r is None:  # every worker is gone
+                results[i] = MeasureResult(Status.RUNTIME_ERROR, error="no worker left")
+        return results  # type: ignore[return-value]
+
+    def _drive(self, name, node, actor, inputs, todo, results, retried, lock) -> None:
+        """One worker's loop: take a few candidates, start their builds, measure each."""
         import ray
         from ray.exceptions import RayActorError
 
-        worker = self.worker(name)
-        results: list[MeasureResult] = []
-        while len(results) < len(inputs):
-            pending = [worker.measure.remote(i) for i in inputs[len(results) :]]
-            for ref in pending:
+        while None in results:
+            chunk = []
+            while len(chunk) < CHUNK:
                 try:
-                    results.append(ray.get(ref))
+                    chunk.append(todo.get_nowait())
+                except queue.Empty:
+                    break
+            if not chunk:
+                if todo.empty() and all(r is not None for r in results):
+                    return
+                time.sleep(0.05)  # others may hand back work; wait for them
+                continue
+            actor.prepare.remote([inputs[i].kernel.source for i in chunk])
+            for pos, i in enumerate(chunk):
+                inp = inputs[i]
+                ref = actor.measure.remote(inp)
+                deadline = inp.options.compile_timeout_s + inp.options.timeout_s
+                ready, _ = ray.wait([ref], timeout=deadline)
+                if not ready:
+                    results[i] = MeasureResult(
+                        Status.TIMEOUT,
+                        error=f"no result within {deadline:.0f} s: the worker was replaced",
+                    )
+                    ray.kill(actor, no_restart=False)
+                    for j in chunk[pos + 1 :]:
+                        todo.put(j)
+                    if not self._wait_ready(actor):
+                        return
+                    break
+                try:
+                    r = ray.get(ref)
                 except RayActorError as e:
-                    results.append(
-                        MeasureResult(
+                    with lock:
+                        again = i not in retried
+                        retried.add(i)
+                    if again:  # its process or node died: once more, on any worker
+                        todo.put(i)
+                    else:
+                        results[i] = MeasureResult(
                             Status.RUNTIME_ERROR,
                             error=f"the worker process died running this kernel: {e}"[:4000],
                         )
-                    )
+                    for j in chunk[pos + 1 :]:
+                        todo.put(j)
+                    if node not in self.nodes_with(name):
+                        return  # the node is gone: the other workers finish the batch
+                    if not self._wait_ready(actor):
+                        return
                     break
-        return results
+                results[i] = r
+                if r.worker_broken:  # the device context cannot be trusted: a fresh process
+                    ray.kill(actor, no_restart=False)
+                    for j in chunk[pos + 1 :]:
+                        todo.put(j)
+                    if not self._wait_ready(actor):
+                        return
+                    break
+
+    @staticmethod
+    def _wait_ready(actor, timeout: float = 120.0) -> bool:
+        """Wait for a restarted actor; False when it does not come back (its node is gone)."""
+        import ray
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        try:
+            ray.get(actor.info.remote(), timeout=timeout)
+            return True
+        except (RayActorError, GetTimeoutError):
+            return False
 
     def shutdown(self) -> None:
         import ray

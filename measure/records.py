@@ -25,17 +25,26 @@ class MeasureOptions:
     """The measurement protocol; stored with every trial.
 
     After one checked run into a poisoned output buffer, `warmup` untimed runs, then timed runs
-    until at least `min_repeats` samples and `budget_s` seconds of kernel time (or
-    `max_repeats`); timing stops early for a kernel slower than `cutoff_s` per run.
+    (each after an L2 flush on GPUs when `flush`) until at least `min_repeats` samples and
+    `budget_s` seconds of kernel time with a relative spread (interquartile range / median) of
+    at most `noise`, or `max_budget_s` seconds, or `max_repeats` samples. Timing stops early
+    for a kernel slower than `cutoff_s` per run. A candidate that takes longer than
+    `compile_timeout_s` to build is a compile timeout; one whose measurement outlasts
+    `timeout_s` after building is a timeout (its worker is replaced).
     """
 
     warmup: int = 1
     min_repeats: int = 3
-    max_repeats: int = 30
+    max_repeats: int = 100
     budget_s: float = 0.05
+    max_budget_s: float = 1.0
+    noise: float = 0.03
+    flush: bool = True
     cutoff_s: float = float("inf")
     rtol: float = 1e-4
     seed: int = 0
+    timeout_s: float = 60.0
+    compile_timeout_s: float = 120.0
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -62,6 +71,12 @@ class MeasureResult:
     error: str = ""
     max_rel_error: float | None = None
     compile_s: float = 0.0
+    check_s: float = 0.0  # wall time of the checked run and the comparison
+    time_s: float = 0.0  # wall time of warm-up and timed runs
+    spread: float | None = None  # interquartile range / median of the samples
+    resources: dict = field(default_factory=dict)  # registers, shared / local / private bytes
+    worker: str = ""  # node id and process that measured it
+    worker_broken: bool = False  # the device context cannot be trusted after this candidate
 
     @property
     def ok(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -61,6 +61,9 @@ class TrialRow(Base):
     compile_s: Mapped[float] = mapped_column(Float, default=0.0)
     max_rel_error: Mapped[float | None] = mapped_column(Float, nullable=True)
     job: Mapped[str] = mapped_column(String(128), default="")
+    # resources used, the worker, the spread and the time split
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # re-measured strictly
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (

@@ -35,6 +35,7 @@ class TrialRecord:
     compile_s: float = 0.0
     max_rel_error: float | None = None
     job: str = ""
+    details: dict = field(default_factory=dict)  # resources, worker, spread, time split
 
 
 @dataclass(frozen=True)

@@ -124,11 +124,38 @@ class TuningDB:
                         compile_s=t.compile_s,
                         max_rel_error=t.max_rel_error,
                         job=t.job,
+                        details=json.dumps(t.details, sort_keys=True),
                     )
                 )
             s.add_all(rows)
             s.flush()
             return [r.id for r in rows]
+
+    def record_confirmation(
+        self,
+        trial_id: int,
+        status: str,
+        latency_s: float | None,
+        samples: tuple[float, ...],
+        protocol: dict,
+        error: str,
+        details: dict,
+    ) -> None:
+        """A re-measurement of a trial under a stricter protocol replaces its figures; the
+        first measurement stays in its details."""
+        with self.session() as s:
+            row = s.get(TrialRow, trial_id)
+            if row is None:
+                raise KeyError(f"no trial {trial_id}")
+            first = {
+                "status": row.status, "latency_s": row.latency_s,
+                "samples": json.loads(row.samples), "protocol": json.loads(row.protocol),
+            }  # fmt: skip
+            row.status, row.latency_s, row.error = status, latency_s, error
+            row.samples = json.dumps(list(samples))
+            row.protocol = json.dumps(protocol, sort_keys=True)
+            row.details = json.dumps({**details, "first": first}, sort_keys=True)
+            row.confirmed = True
 
     # --- reads ---------------------------------------------------------------------------------
     def device(self, name: str) -> DeviceInfo | None:
@@ -167,6 +194,26 @@ class TuningDB:
         q = self._trials_of(w, device).where(TrialRow.generator_version == GENERATOR_VERSION)
         with self.session() as s:
             return set(s.scalars(q.with_only_columns(TrialRow.schedule_key)))
+
+    def fastest(
+        self, w: Workload, device: str, limit: int
+    ) -> list[tuple[int, float, bool, Schedule]]:
+        """The fastest OK trials of the current generator: (id, latency, confirmed, schedule)."""
+        q = (
+            self._trials_of(w, device)
+            .where(
+                TrialRow.status == OK,
+                TrialRow.latency_s.is_not(None),
+                TrialRow.generator_version == GENERATOR_VERSION,
+            )
+            .order_by(TrialRow.latency_s, TrialRow.id)
+            .limit(limit)
+        )
+        with self.session() as s:
+            return [
+                (r.id, r.latency_s, r.confirmed, Schedule.from_json(json.loads(r.schedule)))
+                for r in s.scalars(q)
+            ]
 
     def best(self, w: Workload, device: str) -> Best | None:
         """The fastest OK trial of the current generator version (a query, never a copy)."""
