@@ -118,7 +118,11 @@ def detect_cuda() -> list[LocalDevice]:
 
 def detect_local() -> list[LocalDevice]:
     """All local devices, GPUs first, each name once (the first device of a name wins)."""
-    found = detect_cuda() + detect_opencl()
+    from dataclasses import replace
+
+    from measure.catalog import with_catalog
+
+    found = [replace(d, target=with_catalog(d.target)) for d in detect_cuda() + detect_opencl()]
     found.sort(key=lambda d: d.target.kind != "gpu")
     seen: set[str] = set()
     out = []

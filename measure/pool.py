@@ -118,17 +118,26 @@ class DevicePool:
         self.address = address
         self._workers: dict[str, dict[str, object]] = {}  # name -> node id -> actor
 
+    @property
+    def on_this_machine(self) -> bool:
+        """A local Ray, or a cluster whose address is on loopback."""
+        host = (self.address or "127.0.0.1").removeprefix("ray://").rsplit(":", 1)[0]
+        return host in ("127.0.0.1", "localhost")
+
     def start(self) -> None:
+        if self.on_this_machine:
+            # Keep Ray on loopback: without this flag it swaps 127.0.0.1 for the machine's
+            # network address. Ray reads it when first imported, so it is set before that.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import ray
 
         if ray.is_initialized():
             return
         if self.address:
-            ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+            local = {"_node_ip_address": "127.0.0.1"} if self.on_this_machine else {}
+            ray.init(address=self.address, log_to_driver=False, configure_logging=False, **local)
             return
-        # A single-machine Ray on loopback; this flag keeps it there (see DEVELOPERS.md).
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # Ray's notice that it enabled token authentication (its default) is not for our users.
         logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         resources = {RESOURCE_PREFIX + d.name: 1.0 for d in detect_local()}
@@ -228,7 +237,11 @@ class DevicePool:
     def _drive(self, name, node, actor, inputs, todo, results, retried, lock) -> None:
         """One worker's loop: take a few candidates, start their builds, measure each."""
         import ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayError
+
+        def recover() -> bool:
+            """After a kill or a crash: False when this worker's node is gone."""
+            return node in self.nodes_with(name) and self._wait_ready(actor)
 
         while None in results:
             chunk = []
@@ -256,12 +269,12 @@ class DevicePool:
                     ray.kill(actor, no_restart=False)
                     for j in chunk[pos + 1 :]:
                         todo.put(j)
-                    if not self._wait_ready(actor):
+                    if not recover():
                         return
                     break
                 try:
                     r = ray.get(ref)
-                except RayActorError as e:
+                except RayError as e:  # the process or its node died
                     with lock:
                         again = i not in retried
                         retried.add(i)
@@ -274,17 +287,15 @@ class DevicePool:
                         )
                     for j in chunk[pos + 1 :]:
                         todo.put(j)
-                    if node not in self.nodes_with(name):
+                    if not recover():
                         return  # the node is gone: the other workers finish the batch
-                    if not self._wait_ready(actor):
-                        return
                     break
                 results[i] = r
                 if r.worker_broken:  # the device context cannot be trusted: a fresh process
                     ray.kill(actor, no_restart=False)
                     for j in chunk[pos + 1 :]:
                         todo.put(j)
-                    if not self._wait_ready(actor):
+                    if not recover():
                         return
                     break
 
@@ -292,12 +303,12 @@ class DevicePool:
     def _wait_ready(actor, timeout: float = 120.0) -> bool:
         """Wait for a restarted actor; False when it does not come back (its node is gone)."""
         import ray
-        from ray.exceptions import GetTimeoutError, RayActorError
+        from ray.exceptions import GetTimeoutError, RayError
 
         try:
             ray.get(actor.info.remote(), timeout=timeout)
             return True
-        except (RayActorError, GetTimeoutError):
+        except (RayError, GetTimeoutError):
             return False
 
     def shutdown(self) -> None:

@@ -27,6 +27,9 @@ class Target:
     # Accumulator updates in the innermost unrolled body (register tile / vector x unroll):
     # past this, compile time grows much faster than the kernel improves.
     max_unrolled_updates: int = 4096
+    arch: str = ""  # architecture family (hopper, ampere, ada, volta, cpu): devices of one
+    # family share tuned schedules as fallbacks
+    bandwidth_gbs: float = 0.0  # device memory bandwidth, 0 when unknown
 
     def to_json(self) -> dict:
         return asdict(self)

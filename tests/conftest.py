@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from measure import detect_local
+# Tests use Ray on loopback only. Ray reads this flag when first imported (see measure/pool.py).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+import pytest  # noqa: E402
+
+from measure import detect_local  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

@@ -23,14 +23,19 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-# The one place that reads the environment: the database URL default.
+# The one place that reads the environment: the database URL and the Ray cluster defaults.
 DEFAULT_DB = os.environ.get("TUNE_DB", "tuning.db")
+DEFAULT_CLUSTER = os.environ.get("RAY_ADDRESS") or None
 
 OpOpt = Annotated[str, typer.Option("--op", help=f"operator: {', '.join(sorted(OPS))}")]
 DeviceOpt = Annotated[
     str, typer.Option("--device", help="device name, or 'auto' for the local device")
 ]
 DbOpt = Annotated[str, typer.Option("--db", help="database URL or SQLite file path")]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option("--cluster", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"),
+]
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -81,6 +86,7 @@ def run(
     seed: Annotated[int, typer.Option(help="random seed of the search")] = 0,
     batch: Annotated[int, typer.Option(min=1, help="candidates per round")] = 8,
     strategy: Annotated[str, typer.Option(help="search strategy: random")] = "random",
+    cluster: ClusterOpt = DEFAULT_CLUSTER,
 ) -> None:
     """Tune an operator on a device and store every trial."""
     from measure import DevicePool
@@ -95,8 +101,20 @@ def run(
     workloads = parse_workloads(op, shape)
     if not workloads:
         raise fail(f"no benchmark shapes for {op}: give --shape", 2)
-    name = resolve_local_device(device)
-    pool = DevicePool()
+    if cluster:
+        pool = DevicePool(cluster)
+        try:
+            available = pool.available()
+        except Exception as e:
+            raise fail(f"cannot reach the Ray cluster at {cluster}: {e}", 2) from None
+        if device == "auto" or device not in available:
+            pool.shutdown()
+            what = "name a device" if device == "auto" else f"device {device!r} is not in it"
+            raise fail(f"{what}; the cluster's devices: {', '.join(available) or 'none'}", 2)
+        name = device
+    else:
+        name = resolve_local_device(device)
+        pool = DevicePool()
     store = TuningDB(db)
     summaries = []
     try:
@@ -235,16 +253,31 @@ def space(
 
 
 @app.command()
-def devices() -> None:
-    """List the devices of this machine."""
-    from measure import detect_local
+def devices(cluster: ClusterOpt = DEFAULT_CLUSTER) -> None:
+    """List the devices of this machine, and of the Ray cluster when one is given."""
+    from measure import DevicePool, detect_local
 
     table = Table(title="Local devices")
-    for col in ("name", "kind", "backend", "description", "compute units"):
+    for col in ("name", "kind", "arch", "backend", "description", "compute units"):
         table.add_column(col)
     for d in detect_local():
-        table.add_row(d.name, d.target.kind, d.backend, d.description, str(d.target.compute_units))
+        t = d.target
+        table.add_row(d.name, t.kind, t.arch, d.backend, d.description, str(t.compute_units))
     out.print(table)
+    if cluster:
+        pool = DevicePool(cluster)
+        try:
+            available = pool.available()
+        except Exception as e:
+            raise fail(f"cannot reach the Ray cluster at {cluster}: {e}", 2) from None
+        finally:
+            pool.shutdown()
+        table = Table(title=f"Devices of the Ray cluster at {cluster}")
+        table.add_column("name")
+        table.add_column("nodes", justify="right")
+        for name, nodes in available.items():
+            table.add_row(name, str(nodes))
+        out.print(table)
 
 
 def main() -> None:
