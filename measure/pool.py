@@ -303,13 +303,18 @@ class DevicePool:
     def _wait_ready(actor, timeout: float = 120.0) -> bool:
         """Wait for a restarted actor; False when it does not come back (its node is gone)."""
         import ray
-        from ray.exceptions import GetTimeoutError, RayError
+        from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayError
 
-        try:
-            ray.get(actor.info.remote(), timeout=timeout)
-            return True
-        except (RayError, GetTimeoutError):
-            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ray.get(actor.info.remote(), timeout=max(1.0, deadline - time.monotonic()))
+                return True
+            except ActorUnavailableError:  # still restarting
+                time.sleep(0.5)
+            except (RayError, GetTimeoutError):
+                return False
+        return False
 
     def shutdown(self) -> None:
         import ray
