@@ -28,7 +28,8 @@ from measure.records import MeasureInput, MeasureResult, Status
 
 RESOURCE_PREFIX = "device:"
 ALIAS_LABEL = "tune.alias."
-CHUNK = 4  # candidates a worker takes at a time (their builds start together)
+CHUNK = 4  # candidates a worker takes at a time
+LOOKAHEAD = 16  # queued candidates whose builds a worker starts beside its own
 
 
 class UnknownDevice(LookupError):
@@ -255,7 +256,8 @@ class DevicePool:
                     return
                 time.sleep(0.05)  # others may hand back work; wait for them
                 continue
-            actor.prepare.remote([inputs[i].kernel.source for i in chunk])
+            ahead = list(todo.queue)[:LOOKAHEAD]  # builds overlap this chunk's timing
+            actor.prepare.remote([inputs[i].kernel.source for i in chunk + ahead])
             for pos, i in enumerate(chunk):
                 inp = inputs[i]
                 ref = actor.measure.remote(inp)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from measure import MeasureInput, MeasureOptions, Status, detect_local
+from measure.builder import Builder
 from search_spaces import Workload, generate
 from tests.search_spaces.test_codegen_pocl import case_params, random_schedules
 
@@ -39,10 +40,11 @@ def check_all(device, runner, op, shape, per_sketch):
     w = Workload.parse(op, shape)
     schedules = random_schedules(w, device.target, per_sketch, seed=21)
     kernels = [generate(w, s, device.target) for s in schedules]
-    if hasattr(runner.backend, "precompile"):
-        runner.backend.precompile([k.source for k in kernels])
+    builder = Builder(type(runner.backend).compile_artifact, runner.backend.build_key, 16)
+    builder.submit([k.source for k in kernels])
     for s, k in zip(schedules, kernels):
-        r = runner.measure(MeasureInput(w, k, QUICK))
+        artifact, _ = builder.get(k.source, timeout=120)
+        r = runner.measure(MeasureInput(w, k, QUICK), artifact)
         assert r.status is Status.OK, f"{s.canonical}: {r.status} {r.error[:400]}"
 
 
