@@ -10,6 +10,7 @@ with Ko = ceil(R / Ki). Extents that the tiles do not divide are guarded, never 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from math import prod
@@ -176,17 +177,39 @@ class Tiling:
 
     def cache_region(self, tensor: str) -> CacheRegion:
         """The box of `tensor` that a work-group reads per outer reduction step, stored with
-        the reduction's dimensions first when the schedule transposes it (cache_t)."""
-        read = next(r for r in reads(self.compute.body) if r.tensor == tensor)
-        return region_of(
-            read, self.expansion(), self.loop_ranges(), tensor in self.schedule.cache_t
-        )
+        the reduction's dimensions first when the schedule transposes it (cache_t).
+
+        Regions are memoised on the computation: the search checks, lowers and featurises
+        many schedules that share tile factors."""
+        transpose = tensor in self.schedule.cache_t
+        memo = _region_memo(self.compute)
+        key = (tensor, self.schedule.spatial, self.schedule.reduce, transpose)
+        region = memo.get(key)
+        if region is None:
+            read = next(r for r in reads(self.compute.body) if r.tensor == tensor)
+            region = region_of(read, self.expansion(), self.loop_ranges(), transpose)
+            if len(memo) > 100_000:
+                memo.clear()
+            memo[key] = region
+        return region
 
     def local_bytes(self) -> int:
         return sum(4 * self.cache_region(t).size for t in self.schedule.cache)
 
 
 OUTER_PREFIXES = ("blk_", "ko_")
+
+
+_MEMOS: dict[int, dict] = {}
+
+
+def _region_memo(compute: ComputeDef) -> dict:
+    """A memo of cache regions per computation object, dropped when the object dies."""
+    memo = _MEMOS.get(id(compute))
+    if memo is None:
+        memo = _MEMOS[id(compute)] = {}
+        weakref.finalize(compute, _MEMOS.pop, id(compute), None)
+    return memo
 
 
 def region_of(

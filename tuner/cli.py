@@ -85,13 +85,15 @@ def run(
     db: DbOpt = DEFAULT_DB,
     seed: Annotated[int, typer.Option(help="random seed of the search")] = 0,
     batch: Annotated[int, typer.Option(min=1, help="candidates per round")] = 8,
-    strategy: Annotated[str, typer.Option(help="search strategy: random")] = "random",
+    strategy: Annotated[
+        str, typer.Option(help="search strategy: evolutionary (model-guided), random, optuna")
+    ] = "evolutionary",
     cluster: ClusterOpt = DEFAULT_CLUSTER,
 ) -> None:
     """Tune an operator on a device and store every trial."""
     from measure import DevicePool
     from tuner.strategies import STRATEGIES
-    from tuner.tune import TuneOptions, device_info, tune
+    from tuner.tune import TuneOptions, device_info, tune_many
     from tuning_db import TuningDB
 
     if strategy not in STRATEGIES:
@@ -123,23 +125,23 @@ def run(
             f"Tuning {len(workloads)} {op} workload(s) on [bold]{name}[/] ({info.description})"
         )
         opts = TuneOptions(trials=trials, batch=batch, seed=seed, strategy=strategy)
-        for w in workloads:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[best]}"),
-                TimeElapsedColumn(),
-                console=out,
-                transient=False,
-            ) as bar:
-                task = bar.add_task(w.label, total=trials, best="")
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=out,
+            transient=False,
+        ) as bar:
+            task = bar.add_task(f"{strategy} search", total=trials * len(workloads), best="")
 
-                def progress(done: int, total: int, best: float | None, w=w, task=task) -> None:
-                    label = f"best {w.compute.flops / best / 1e9:8.2f} GFLOP/s" if best else ""
-                    bar.update(task, completed=done, best=label)
+            def progress(done: int, total: int, w, best: float | None) -> None:
+                gflops = w.compute.flops / best / 1e9 if best else None
+                label = f"{w.label}: best {gflops:.2f} GFLOP/s" if gflops else ""
+                bar.update(task, completed=done, best=label)
 
-                summaries.append(tune(w, info, store, pool, opts, progress))
+            summaries = tune_many(workloads, info, store, pool, opts, progress)
     finally:
         pool.shutdown()
         store.close()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from measure import DevicePool, MeasureInput, MeasureOptions, MeasureResult
-from search_spaces import GENERATOR_VERSION, Workload, generate
-from tuner.strategies import STRATEGIES
+from search_spaces import GENERATOR_VERSION, Schedule, Workload, generate
+from tuner.learner import Learner
+from tuner.scheduler import TaskScheduler
+from tuner.strategies import DEFAULT_STRATEGY, STRATEGIES, EvolutionConfig
 from tuning_db import DeviceInfo, TrialRecord, TuningDB
 
 
@@ -17,7 +20,9 @@ class TuneOptions:
     trials: int = 64
     batch: int = 8
     seed: int = 0
-    strategy: str = "random"
+    strategy: str = DEFAULT_STRATEGY
+    round_trials: int = 64  # trials a task gets each time the scheduler picks it
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     measure: MeasureOptions = field(default_factory=MeasureOptions)
     job: str = ""
     confirm_top: int = 3  # candidates re-measured at a time before a best is promoted
@@ -45,7 +50,7 @@ class TuneSummary:
         return self.first_ok_s / self.best_s if self.first_ok_s and self.best_s else None
 
 
-Progress = Callable[[int, int, float | None], None]
+Progress = Callable[[int, int, Workload, float | None], None]
 
 
 def device_info(pool: DevicePool, name: str) -> DeviceInfo:
@@ -81,6 +86,37 @@ def details(r: MeasureResult) -> dict:
     }
 
 
+@dataclass
+class Task:
+    """One workload's search within a run."""
+
+    workload: Workload
+    policy: object
+    budget: int
+    measured: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    first_ok: float | None = None
+    best: float | None = None
+
+
+def history(db: TuningDB, workload: Workload, device: str) -> list[tuple[Schedule, float | None]]:
+    """Earlier measurements of `workload` on `device` by the current generator."""
+    out = []
+    for row in db.trials(workload, device):
+        if row.generator_version == GENERATOR_VERSION:
+            lat = row.latency_s if row.status == "ok" else None
+            out.append((Schedule.from_json(json.loads(row.schedule)), lat))
+    return out
+
+
+def make_learner(options: TuneOptions) -> Learner | None:
+    if options.strategy != "evolutionary":
+        return None
+    from costmodel import XGBoostModel
+
+    return Learner(XGBoostModel(seed=options.seed))
+
+
 def tune(
     workload: Workload,
     device: DeviceInfo,
@@ -91,40 +127,82 @@ def tune(
 ) -> TuneSummary:
     """Measure up to `options.trials` new candidates and store every one of them; then
     re-measure the fastest few before one of them becomes this run's best."""
+    return tune_many([workload], device, db, pool, options, progress)[0]
+
+
+def tune_many(
+    workloads: list[Workload],
+    device: DeviceInfo,
+    db: TuningDB,
+    pool: DevicePool,
+    options: TuneOptions,
+    progress: Progress | None = None,
+    learner: Learner | None = None,
+) -> list[TuneSummary]:
+    """Tune several workloads on one device with a budget of `options.trials` each, pooled:
+    the task scheduler gives each round to the workload where the expected gain is largest,
+    and one cost model learns from all of them."""
     target = device.target
     db.register_device(device)
-    policy = STRATEGIES[options.strategy](
-        workload.compute, target, options.seed, db.measured_keys(workload, device.name)
-    )
-    statuses: Counter[str] = Counter()
-    measured, first_ok, best = 0, None, None
-    while measured < options.trials:
-        schedules = policy.propose(min(options.batch, options.trials - measured))
+    learner = learner if learner is not None else make_learner(options)
+    tasks = []
+    for w in workloads:
+        policy = STRATEGIES[options.strategy](
+            w.compute, target, options.seed, db.measured_keys(w, device.name),
+            history=history(db, w, device.name), learner=learner, workload_key=w.key,
+            **({"config": options.evolution} if options.strategy == "evolutionary" else {}),
+        )  # fmt: skip
+        tasks.append(Task(w, policy, options.trials))
+    total = options.trials * len(tasks)
+    scheduler = TaskScheduler([1.0] * len(tasks), seed=options.seed)
+    spent = 0
+    while spent < total:
+        i = scheduler.pick()
+        if i is None:
+            break
+        task = tasks[i]
+        n = run_round(task, device, db, pool, options, min(options.round_trials, total - spent))
+        spent += n
+        if n == 0:
+            scheduler.finish(i)
+            continue
+        scheduler.record(i, task.best)
+        if progress:
+            progress(spent, total, task.workload, task.best)
+    out = []
+    for task in tasks:
+        best, best_schedule = confirm(task.workload, device, db, pool, options)
+        out.append(TuneSummary(task.workload, device.name, task.measured, dict(task.statuses),
+                               task.first_ok, best, best_schedule))  # fmt: skip
+    return out
+
+
+def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: int) -> int:
+    """Up to `n` trials of one task, measured in batches of `options.batch` and stored; the
+    number measured (0 when the policy has nothing left)."""
+    workload, target, done = task.workload, device.target, 0
+    while done < n:
+        schedules = task.policy.propose(min(options.batch, n - done))
         if not schedules:
             break
         # stop timing hopeless candidates early: 20x slower than the best so far
+        best = task.best
         opts = replace(options.measure, cutoff_s=20 * best) if best else options.measure
         inputs = [MeasureInput(workload, generate(workload, s, target), opts) for s in schedules]
         results: list[MeasureResult] = pool.measure(device.name, inputs)
         db.add_trials(
-            [
-                trial(workload, device.name, s, r, opts, options.job)
-                for s, r in zip(schedules, results)
-            ]
-        )
-        policy.update(schedules, [r.latency_s if r.ok else None for r in results])
+            [trial(workload, device.name, s, r, opts, options.job)
+             for s, r in zip(schedules, results)]
+        )  # fmt: skip
+        task.policy.update(schedules, [r.latency_s if r.ok else None for r in results])
         for r in results:
-            statuses[r.status.value] += 1
+            task.statuses[r.status.value] += 1
             if r.ok and r.latency_s is not None:
-                first_ok = first_ok if first_ok is not None else r.latency_s
-                best = r.latency_s if best is None else min(best, r.latency_s)
-        measured += len(schedules)
-        if progress:
-            progress(measured, options.trials, best)
-    best, best_schedule = confirm(workload, device, db, pool, options)
-    return TuneSummary(
-        workload, device.name, measured, dict(statuses), first_ok, best, best_schedule
-    )
+                task.first_ok = task.first_ok if task.first_ok is not None else r.latency_s
+                task.best = r.latency_s if task.best is None else min(task.best, r.latency_s)
+        done += len(schedules)
+        task.measured += len(schedules)
+    return done
 
 
 def confirm(workload, device, db, pool, options) -> tuple[float | None, dict | None]:

@@ -68,7 +68,7 @@ def test_a_tuning_run_survives_every_kind_of_bad_kernel(tmp_path, local_device):
             trials=10,
             batch=10,
             seed=3,
-            measure=MeasureOptions(timeout_s=8, compile_timeout_s=10),
+            measure=MeasureOptions(timeout_s=8, compile_timeout_s=60),
             confirm_top=2,
         )
         faulty = FaultyPool(pool)

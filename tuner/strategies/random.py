@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from search_spaces import Schedule, sample
+from search_spaces import Schedule
 from tuner.strategies.base import SearchPolicy
 
 
@@ -16,12 +16,6 @@ class RandomSearch(SearchPolicy):
         self.rng = random.Random(self.seed)
 
     def propose(self, n: int) -> list[Schedule]:
-        out: dict[str, Schedule] = {}
-        for _ in range(50 * n):
-            if len(out) == n:
-                break
-            s = sample(self.compute, self.target, self.rng)
-            if s.key not in self.seen and s.key not in out:
-                out[s.key] = s
-        self.seen.update(out)
-        return list(out.values())
+        out = self._unseen_samples(n, self.rng)
+        self.seen.update(s.key for s in out)
+        return out

@@ -1,0 +1,152 @@
+"""Evolutionary search guided by the cost model (Ansor's search policy).
+
+Each round: a population of random annotations of the sketches plus the best schedules
+measured so far evolves for a few generations by mutation and crossover, parents picked by
+the model's rank; the best-ranked unseen candidates are measured, with an epsilon share of
+random ones for exploration. The model retrains on every result. Until a model can rank (no
+warm model and too few measurements), rounds are random. The search stops early after
+`patience` rounds without a gain of at least `min_gain`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from search_spaces import Schedule
+from tuner.strategies.base import SearchPolicy
+from tuner.strategies.mutate import crossover, mutate
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    population: int = 2048
+    generations: int = 4
+    round_size: int = 64  # measurements per round
+    eps: float = 0.05  # share of each round picked at random
+    crossover: float = 0.15  # share of children made by crossover (the rest by mutation)
+    elite: float = 0.1  # share of a generation kept as it is
+    seeds: int = 64  # best measured schedules seeded into each population
+    patience: int = 5  # rounds without a gain before the search stops (0: never)
+    min_gain: float = 0.005
+
+
+class Evolutionary(SearchPolicy):
+    def __init__(self, *args, config: EvolutionConfig | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = config or EvolutionConfig()
+        self.rng = random.Random(self.seed)
+        self.queue: list[Schedule] = []
+        self.measured: dict[str, tuple[Schedule, float | None]] = {}
+        self.best: float | None = None
+        self.round_best: float | None = None
+        self.pending = 0
+        self.stale = 0
+        self.stopped = False
+        self.rounds = 0
+        self.model_rounds = 0
+        if self.history and self.learner is not None:
+            schedules, latencies = zip(*self.history)
+            self.learner.add(
+                self.compute, self.target, self.workload_key, list(schedules), list(latencies)
+            )
+        for s, lat in self.history:
+            self._record(s, lat)
+        self.round_best = self.best
+
+    # --- ask -------------------------------------------------------------------------------
+    def propose(self, n: int) -> list[Schedule]:
+        if self.stopped:
+            return []
+        if not self.queue:
+            self._end_round()
+            if self.stopped:
+                return []
+            self.queue = self._next_round()
+            self.pending = len(self.queue)
+            self.rounds += 1
+        out, self.queue = self.queue[:n], self.queue[n:]
+        self.seen.update(s.key for s in out)
+        return out
+
+    def _end_round(self) -> None:
+        """Early stopping: count rounds whose best did not improve by `min_gain`."""
+        if self.rounds == 0 or not self.config.patience or not self.model_rounds:
+            self.round_best = self.best
+            return
+        before, now = self.round_best, self.best
+        gained = now is not None and (before is None or now < before * (1 - self.config.min_gain))
+        self.stale = 0 if gained else self.stale + 1
+        self.round_best = self.best
+        if self.stale >= self.config.patience:
+            self.stopped = True
+
+    def _ranked(self, schedules: list[Schedule]) -> np.ndarray:
+        x = self.learner.features(self.compute, self.target, self.workload_key, schedules)
+        return self.learner.predict(x)
+
+    def _next_round(self) -> list[Schedule]:
+        cfg = self.config
+        if self.learner is None or not self.learner.ready:
+            return self._unseen_samples(cfg.round_size, self.rng)
+        self.model_rounds += 1
+        scored: dict[str, tuple[float, Schedule]] = {}
+
+        def score(cands: list[Schedule]) -> list[tuple[float, Schedule]]:
+            new = [s for s in cands if s.key not in scored]
+            if new:
+                for s, v in zip(new, self._ranked(new)):
+                    scored[s.key] = (float(v), s)
+            return [scored[s.key] for s in cands]
+
+        best_measured = sorted((lat, s.key, s) for s, lat in self.measured.values()
+                               if lat is not None)[: cfg.seeds]  # fmt: skip
+        pop = {s.key: s for _, _, s in best_measured}
+        for s in self._unseen_samples(cfg.population - len(pop), self.rng, set(pop)):
+            pop[s.key] = s
+        population = sorted(score(list(pop.values())), key=lambda t: -t[0])
+        for _ in range(cfg.generations):
+            parents = [s for _, s in population]
+            weights = np.linspace(1.0, 0.05, len(parents))  # rank-based roulette
+            keep = max(1, int(cfg.elite * cfg.population))
+            children: dict[str, Schedule] = {s.key: s for s in parents[:keep]}
+            tries = 0
+            while len(children) < cfg.population and tries < 4 * cfg.population:
+                tries += 1
+                a = self.rng.choices(parents, weights)[0]
+                if self.rng.random() < cfg.crossover:
+                    b = self.rng.choices(parents, weights)[0]
+                    child = crossover(a, b, self.compute, self.rng)
+                else:
+                    cacheable = self.space.cacheable.get(a.sketch, ())
+                    child = mutate(a, self.compute, self.rng, cacheable)
+                if child is not None and child.key not in children and self.space.valid(child):
+                    children[child.key] = child
+            population = sorted(score(list(children.values())), key=lambda t: -t[0])
+        ranked = sorted(scored.values(), key=lambda t: -t[0])
+        explore = int(round(cfg.eps * cfg.round_size))
+        out: dict[str, Schedule] = {}
+        for _, s in ranked:
+            if len(out) >= cfg.round_size - explore:
+                break
+            if s.key not in self.seen:
+                out[s.key] = s
+        for s in self._unseen_samples(cfg.round_size - len(out), self.rng, set(out)):
+            out[s.key] = s
+        return list(out.values())
+
+    # --- tell ------------------------------------------------------------------------------
+    def _record(self, s: Schedule, lat: float | None) -> None:
+        self.measured[s.key] = (s, lat)
+        if lat is not None and (self.best is None or lat < self.best):
+            self.best = lat
+
+    def update(self, schedules, latencies) -> None:
+        super().update(schedules, latencies)
+        for s, lat in zip(schedules, latencies):
+            self._record(s, lat)
+        if self.learner is not None:
+            self.learner.add(self.compute, self.target, self.workload_key, list(schedules),
+                             list(latencies))  # fmt: skip
