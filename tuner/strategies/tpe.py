@@ -1,8 +1,9 @@
 """Optuna's TPE sampler as a search policy (a baseline beside random and evolutionary search).
 
 Each schedule parameter is a categorical choice: the sketch, then per sketch each spatial
-axis's (vthread, thread, inner) factors among the divisors of its extent, each reduction's
-inner factor, vector width, unroll and the staged inputs. Optuna is told the log latency to
+axis's (vthread, thread, inner) factors among the divisors of its extent (up to 8, 256 and 16),
+each reduction's inner factor (up to 64), vector width (narrowed to one that divides the inner
+tile), unroll and the staged inputs. Optuna is told the log latency to
 minimise. A suggestion that is invalid on the target, outside a replay pool, or already
 measured is told at once (a penalty, or its known value) and never measured.
 """
@@ -38,8 +39,7 @@ class OptunaTPE(SearchPolicy):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
-        sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=16,
-                                             multivariate=True, group=True)  # fmt: skip
+        sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=16)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.open: dict[str, list] = {}  # schedule key -> optuna trials waiting for its result
         self.known: dict[str, float] = {}
@@ -72,12 +72,13 @@ class OptunaTPE(SearchPolicy):
         for i, a in enumerate(c.spatial):
             spatial.append(tuple(
                 trial.suggest_categorical(f"{sketch}.s{i}.{lvl}", divisors(a.extent, cap))
-                for lvl, cap in (("v", 16), ("t", t.max_threads), ("i", 64))
+                for lvl, cap in (("v", 8), ("t", min(t.max_threads, 256)), ("i", 16))
             ))  # fmt: skip
-        reduce = tuple(trial.suggest_categorical(f"{sketch}.r{i}", divisors(a.extent, 256))
+        reduce = tuple(trial.suggest_categorical(f"{sketch}.r{i}", divisors(a.extent, 64))
                        for i, a in enumerate(c.reduce))  # fmt: skip
         widths = [w for w in VECTOR_WIDTHS if c.spatial[-1].extent % w == 0]
         vector = trial.suggest_categorical(f"{sketch}.vector", widths)
+        vector = max(w for w in widths if w <= vector and spatial[-1][2] % w == 0)
         unroll = trial.suggest_categorical(f"{sketch}.unroll", list(UNROLLS))
         cache: tuple[str, ...] = ()
         cache_t: tuple[str, ...] = ()

@@ -1,0 +1,120 @@
+"""Search efficiency: best kernel found against trials, per strategy, on a real device.
+
+    python benchmarks/search_compare.py --trials 64 --seeds 0 \
+        --strategies evolutionary,random,optuna --workload matmul:M=1024,N=1024,K=1024 \
+        [--workload conv2d:N=1,H=56,...] [--vendor] [--out results.json] [--db-dir DIR]
+
+Each (workload, strategy, seed) tunes from an empty database (so nothing is shared between
+runs) through the same Ray device worker, with the default measurement protocol. The best is
+confirmed by re-measurement as in `tune run`. With --vendor, torch's cuBLAS/cuDNN (TF32 off)
+is timed on the same workload in the same run. Prints a table last; --out keeps every
+trial's latency in measurement order for plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from measure import DevicePool, detect_local  # noqa: E402
+from search_spaces import Workload, generate  # noqa: E402
+from tuner.tune import TuneOptions, device_info, tune  # noqa: E402
+from tuning_db import TuningDB  # noqa: E402
+
+
+def curve(db: TuningDB, w: Workload, device: str) -> list[float | None]:
+    rows = sorted(db.trials(w, device), key=lambda r: r.id)
+    return [r.latency_s if r.status == "ok" else None for r in rows]
+
+
+def vendor_tflops(w: Workload) -> float | None:
+    try:
+        from benchmarks.random_vs_vendor import time_vendor, vendor_fn
+    except ImportError:
+        return None
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    fn = vendor_fn(w, w.random_inputs(0))
+    if fn is None:
+        return None
+    return w.compute.flops / time_vendor(fn[0]) / 1e12
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workload", action="append", required=True, help="op:NAME=V,...")
+    ap.add_argument("--strategies", default="evolutionary,random")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--trials", type=int, default=64)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--vendor", action="store_true")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--db-dir", default=None, help="keep each run's database here")
+    ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs after this")
+    args = ap.parse_args()
+    t_start = time.time()
+    devices = detect_local()
+    dev = next(d for d in devices if args.device in (None, d.name))
+    workloads = [Workload.parse(*spec.split(":", 1)) for spec in args.workload]
+    pool = DevicePool()
+    pool.start()
+    info = device_info(pool, dev.name)
+    print(f"device: {dev.name} ({dev.description}, {dev.driver})", flush=True)
+    db_dir = Path(args.db_dir or tempfile.mkdtemp())
+    db_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for w in workloads:
+        vendor = vendor_tflops(w) if args.vendor else None
+        for strategy in args.strategies.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                if time.time() - t_start > args.deadline_s:
+                    print(f"deadline: skipping {w.label} {strategy} {seed}", flush=True)
+                    continue
+                path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
+                path.unlink(missing_ok=True)
+                db = TuningDB(str(path))
+                t0 = time.time()
+                summary = tune(w, info, db, pool, TuneOptions(trials=args.trials, seed=seed,
+                                                              strategy=strategy))  # fmt: skip
+                wall = time.time() - t0
+                lats = curve(db, w, dev.name)
+                best = summary.best_s
+                tflops = w.compute.flops / best / 1e12 if best else None
+                if best is not None:  # the reported kernel regenerates and stays correct
+                    generate(w, db.best(w, dev.name).schedule, info.target)
+                row = {
+                    "workload": w.label, "op": w.op, "shape": w.shape_text, "layout": w.layout,
+                    "strategy": strategy, "seed": seed, "trials": summary.measured,
+                    "statuses": summary.statuses, "wall_s": wall, "best_s": best,
+                    "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
+                    "best_schedule": summary.best_schedule,
+                }  # fmt: skip
+                results.append(row)
+                print(f"{w.label:40s} {strategy:12s} seed {seed}: {summary.measured} trials "
+                      f"in {wall:6.1f} s, best {tflops or 0:.3f} TFLOP/s"
+                      + (f" (vendor {vendor:.3f})" if vendor else ""), flush=True)  # fmt: skip
+                db.close()
+                if args.out:
+                    Path(args.out).write_text(json.dumps(results, indent=1))
+    pool.shutdown()
+    print()
+    print(f"{'workload':40s} {'strategy':12s} {'seed':>4s} {'trials':>6s} {'time s':>7s} "
+          f"{'TFLOP/s':>8s} {'vendor':>7s} {'ratio':>6s}")  # fmt: skip
+    for r in results:
+        ratio = r["tflops"] / r["vendor_tflops"] if r["tflops"] and r["vendor_tflops"] else None
+        print(f"{r['workload']:40s} {r['strategy']:12s} {r['seed']:4d} {r['trials']:6d} "
+              f"{r['wall_s']:7.1f} {r['tflops'] or 0:8.3f} {r['vendor_tflops'] or 0:7.3f} "
+              f"{ratio or 0:6.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
