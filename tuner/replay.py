@@ -87,3 +87,32 @@ def replay(
         policy.update(got, lats)
         latencies += lats
     return ReplayResult(strategy, seed, tuple(latencies))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Measurements of one workload on one device, exported by
+    benchmarks/export_measurements.py."""
+
+    workload: Workload
+    device: str
+    target: Target
+    measurements: dict[str, tuple[Schedule, float | None]]
+
+
+def load_dataset(path) -> list[Dataset]:
+    import gzip
+
+    with gzip.open(path, "rt") as f:
+        entries = json.load(f)
+    out = []
+    for e in entries:
+        w = Workload.parse(e["op"], e["shape"])
+        if w.layout != e["layout"]:
+            w = Workload.create(e["op"], w.shape, e["layout"])
+        trials = {}
+        for sched, lat in e["trials"]:
+            s = Schedule.from_json(sched)
+            trials[s.key] = (s, lat)
+        out.append(Dataset(w, e["device"], Target.from_json(e["target"]), trials))
+    return out

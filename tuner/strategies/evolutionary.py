@@ -4,7 +4,7 @@ Each round: a population of random annotations of the sketches plus the best sch
 measured so far evolves for a few generations by mutation and crossover, parents picked by
 the model's rank; the best-ranked unseen candidates are measured, with an epsilon share of
 random ones for exploration. The model retrains on every result. Until a model can rank (no
-warm model and too few measurements), rounds are random. The search stops early after
+warm model loaded and fewer than `warmup` measurements), rounds are small and random. The search stops early after
 `patience` rounds without a gain of at least `min_gain`.
 """
 
@@ -25,6 +25,7 @@ class EvolutionConfig:
     population: int = 2048
     generations: int = 4
     round_size: int = 64  # measurements per round
+    warmup: int = 16  # random measurements before a model of this run's own can rank
     eps: float = 0.05  # share of each round picked at random
     crossover: float = 0.15  # share of children made by crossover (the rest by mutation)
     elite: float = 0.1  # share of a generation kept as it is
@@ -90,7 +91,7 @@ class Evolutionary(SearchPolicy):
     def _next_round(self) -> list[Schedule]:
         cfg = self.config
         if self.learner is None or not self.learner.ready:
-            return self._unseen_samples(cfg.round_size, self.rng)
+            return self._unseen_samples(max(cfg.warmup, 1), self.rng)
         self.model_rounds += 1
         scored: dict[str, tuple[float, Schedule]] = {}
 
