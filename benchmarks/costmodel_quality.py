@@ -80,8 +80,10 @@ def main() -> None:
         model.fit([s for k, v in by_workload.items() if k != key for s in v])
         x, y, g = arrays(held)
         p = model.predict(x)
-        print(f"  {labels[key]:60s} pairwise {pairwise_accuracy(p, y, g):.3f}  "
-              f"top-10 recall in top 64 {recall_at(p, y, g, 10, 64):.2f}  ({len(held)} kernels)")
+        print(
+            f"  {labels[key]:60s} pairwise {pairwise_accuracy(p, y, g):.3f}  "
+            f"top-10 recall in top 64 {recall_at(p, y, g, 10, 64):.2f}  ({len(held)} kernels)"
+        )
 
     rng = np.random.default_rng(0)
     big = [everything[i] for i in rng.integers(0, n, 10_000)]
@@ -101,8 +103,10 @@ def main() -> None:
     model.predict(x)
     t_pred = time.perf_counter() - t0
     learner.close()
-    print(f"ranking 10,000 fresh candidates of {labels[d.workload.key]}: lowering + features "
-          f"{t_feat:.2f} s on {learner.workers} processes, prediction {t_pred * 1e3:.0f} ms")
+    print(
+        f"ranking 10,000 fresh candidates of {labels[d.workload.key]}: lowering + features "
+        f"{t_feat:.2f} s on {learner.workers} processes, prediction {t_pred * 1e3:.0f} ms"
+    )
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
 
 

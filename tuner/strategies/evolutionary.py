@@ -4,8 +4,8 @@ Each round: a population of random annotations of the sketches plus the best sch
 measured so far evolves for a few generations by mutation and crossover, parents picked by
 the model's rank; the best-ranked unseen candidates are measured, with an epsilon share of
 random ones for exploration. The model retrains on every result. Until a model can rank (no
-warm model loaded and fewer than `warmup` measurements), rounds are small and random. The search stops early after
-`patience` rounds without a gain of at least `min_gain`.
+warm model loaded and fewer than `warmup` measurements), rounds are small and random. The
+search stops early after `patience` rounds without a gain of at least `min_gain`.
 """
 
 from __future__ import annotations
