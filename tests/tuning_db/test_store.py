@@ -85,5 +85,6 @@ def test_unknown_device_is_refused_and_nothing_is_written(db):
 
 
 def test_database_url_accepts_paths_and_urls(tmp_path):
-    assert database_url("postgresql://u@localhost/db") == "postgresql://u@localhost/db"
+    assert database_url("postgresql://u@localhost/db") == "postgresql+psycopg://u@localhost/db"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert database_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
