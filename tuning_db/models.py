@@ -106,7 +106,12 @@ class TrialRow(Base):
         # the best query: one index seek, already in (latency, id) order
         Index(
             "ix_trials_best",
-            "workload_id", "device_id", "generator_version", "status", "latency_s", "id",
+            "workload_id",
+            "device_id",
+            "generator_version",
+            "status",
+            "latency_s",
+            "id",
         ),  # fmt: skip
         Index("ix_trials_schedule", "workload_id", "device_id", "schedule_key"),
         UniqueConstraint("uid", name="uq_trials_uid"),

@@ -307,6 +307,47 @@ class TuningDB:
         with self.session(write=False) as s:
             return s.get(TrialRow, trial_id)
 
+    def iter_trials(self, *, ids: Sequence[int] | None = None) -> Iterator[TrialRecord]:
+        """Every stored trial (or those of `ids`) as a record, uid and all, in id order, read
+        in chunks."""
+        last = 0
+        while True:
+            q = (
+                select(
+                    TrialRow,
+                    WorkloadRow.op,
+                    WorkloadRow.params,
+                    WorkloadRow.layout,
+                    WorkloadRow.dtype,
+                    DeviceRow.name,
+                    JobRow.name.label("job_name"),
+                )  # fmt: skip
+                .join(WorkloadRow, TrialRow.workload_id == WorkloadRow.id)
+                .join(DeviceRow, TrialRow.device_id == DeviceRow.id)
+                .outerjoin(JobRow, TrialRow.job_id == JobRow.id)
+                .where(TrialRow.id > last)
+                .order_by(TrialRow.id)
+                .limit(CHUNK * 4)
+            )
+            if ids is not None:
+                q = q.where(TrialRow.id.in_(sorted(ids)))
+            with self.session(write=False) as s:
+                rows = s.execute(q).all()
+            if not rows:
+                return
+            for r in rows:
+                t = r.TrialRow
+                yield TrialRecord(
+                    workload=workload_from_row(r), device=r.name,
+                    schedule=schedule_from_json(t.schedule), status=t.status,
+                    generator_version=t.generator_version, latency_s=t.latency_s,
+                    samples=tuple(json.loads(t.samples)), protocol=json.loads(t.protocol),
+                    error=t.error, compile_s=t.compile_s, max_rel_error=t.max_rel_error,
+                    job=r.job_name or "", details=json.loads(t.details), uid=t.uid,
+                    confirmed=t.confirmed, created_at=t.created_at,
+                )  # fmt: skip
+            last = rows[-1].TrialRow.id
+
     def count_trials(self, w: Workload | None = None, device: str | None = None) -> int:
         with self.session(write=False) as s:
             if w is None:
@@ -391,8 +432,14 @@ class TuningDB:
         )
         q = (
             select(
-                TrialRow.id, TrialRow.schedule, TrialRow.latency_s, TrialRow.created_at,
-                WorkloadRow.op, WorkloadRow.params, WorkloadRow.layout, WorkloadRow.dtype,
+                TrialRow.id,
+                TrialRow.schedule,
+                TrialRow.latency_s,
+                TrialRow.created_at,
+                WorkloadRow.op,
+                WorkloadRow.params,
+                WorkloadRow.layout,
+                WorkloadRow.dtype,
                 *_DEVICE_COLUMNS,
             )  # fmt: skip
             .join(ranked, and_(ranked.c.trial_id == TrialRow.id, ranked.c.rank == 1))
@@ -402,8 +449,14 @@ class TuningDB:
         )
         with self.engine.connect() as conn:
             return [
-                Best(workload_from_row(r), device_from_row(r), schedule_from_json(r.schedule),
-                     r.latency_s, r.id, r.created_at)  # fmt: skip
+                Best(
+                    workload_from_row(r),
+                    device_from_row(r),
+                    schedule_from_json(r.schedule),
+                    r.latency_s,
+                    r.id,
+                    r.created_at,
+                )  # fmt: skip
                 for r in conn.execute(q)
             ]
 

@@ -27,7 +27,9 @@ TABLES = ("workloads", "devices", "trials")
 def old_rows() -> dict[str, list[dict]]:
     engine = create_engine(f"sqlite:///{OLD_DB}")
     with engine.connect() as c:
-        rows = {t: [dict(r._mapping) for r in c.execute(text(f"SELECT * FROM {t}"))] for t in TABLES}
+        rows = {
+            t: [dict(r._mapping) for r in c.execute(text(f"SELECT * FROM {t}"))] for t in TABLES
+        }
     engine.dispose()
     return rows
 
@@ -74,7 +76,10 @@ def test_previous_schema_is_refused_then_upgraded_with_its_data(db_url):
     for r in rows:
         o = by_id[r.id]
         assert (r.status, r.latency_s, r.schedule, r.error) == (
-            o["status"], o["latency_s"], o["schedule"], o["error"]
+            o["status"],
+            o["latency_s"],
+            o["schedule"],
+            o["error"],
         )
         assert json.loads(r.samples) == json.loads(o["samples"])
         assert len(r.uid) == 32

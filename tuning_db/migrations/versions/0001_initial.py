@@ -61,12 +61,8 @@ def upgrade() -> None:
         sa.Column("confirmed", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index(
-        "ix_trials_best", "trials", ["workload_id", "device_id", "status", "latency_s"]
-    )
-    op.create_index(
-        "ix_trials_schedule", "trials", ["workload_id", "device_id", "schedule_key"]
-    )
+    op.create_index("ix_trials_best", "trials", ["workload_id", "device_id", "status", "latency_s"])
+    op.create_index("ix_trials_schedule", "trials", ["workload_id", "device_id", "schedule_key"])
 
 
 def downgrade() -> None:

@@ -60,7 +60,9 @@ def upgrade() -> None:
         b.add_column(sa.Column("uid", sa.String(32), nullable=True))
         b.add_column(sa.Column("job_id", sa.Integer, nullable=True))
     bind.execute(
-        sa.text("UPDATE trials SET job_id = (SELECT jobs.id FROM jobs WHERE jobs.name = trials.job)")
+        sa.text(
+            "UPDATE trials SET job_id = (SELECT jobs.id FROM jobs WHERE jobs.name = trials.job)"
+        )
     )
     if bind.dialect.name == "postgresql":
         uid = "replace(gen_random_uuid()::text, '-', '')"
