@@ -105,9 +105,12 @@ def _first_valid(w: Workload, target: Target, bests: list[Best]):
 
 
 def shape_distance(a: Workload, b: Workload) -> float:
-    """How far two shapes of one op are apart: the summed log-ratio of their parameters."""
+    """How far two shapes of one op are apart: the summed log-ratio of their parameters
+    (plus one, as padding and the like may be 0)."""
     other = b.shape
-    return sum(abs(math.log2(v / other[k])) if k in other else 64.0 for k, v in a.params)
+    return sum(
+        abs(math.log2((v + 1) / (other[k] + 1))) if k in other else 64.0 for k, v in a.params
+    )
 
 
 @lru_cache(maxsize=4096)
