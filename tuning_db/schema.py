@@ -43,8 +43,11 @@ def known_revisions() -> list[str]:
 
 def current(conn: Connection) -> str | None:
     """The database's revision: None when empty, FIRST for a database made before Alembic."""
+    # Tables first: a schema that another process creates appears with its version at once,
+    # so seeing `trials` means the version (if any) is visible too.
+    has_trials = inspect(conn).has_table("trials")
     rev = MigrationContext.configure(conn).get_current_revision()
-    if rev is None and inspect(conn).has_table("trials"):
+    if rev is None and has_trials:
         return FIRST
     return rev
 
@@ -95,6 +98,8 @@ def _shown(url: str) -> str:
     """The URL as a user would pass it to --db, without a password."""
     from sqlalchemy.engine import make_url
 
+    if "://" not in url:
+        return url
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///") :]
     return make_url(url).render_as_string(hide_password=True)

@@ -71,7 +71,7 @@ class TuningDB:
         self.url = database_url(url)
         self.engine = make_engine(self.url)
         try:
-            schema.ensure(self.engine, self.url)
+            schema.ensure(self.engine, url)
         except BaseException:
             self.engine.dispose()
             raise
