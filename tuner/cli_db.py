@@ -39,12 +39,14 @@ def _db(db: str | None) -> str:
     return db if db is not None else _cli().DEFAULT_DB
 
 
-def _print(*args, **kwargs) -> None:
-    _cli().out.print(*args, **kwargs)
+def _print(message, **kwargs) -> None:
+    if isinstance(message, str):  # messages stay on one line; tables fit the terminal
+        kwargs = {"highlight": False, "soft_wrap": True, **kwargs}
+    _cli().out.print(message, **kwargs)
 
 
-def _eprint(*args, **kwargs) -> None:
-    _cli().err.print(*args, **kwargs)
+def _eprint(message: str) -> None:
+    _cli().err.print(message, highlight=False, soft_wrap=True)
 
 
 def open_db(db: str, must_exist: bool = True):
@@ -233,7 +235,7 @@ def export(
     finally:
         tmp.unlink(missing_ok=True)
         store.close()
-    _eprint(f"wrote {what} to {out_file}", highlight=False)
+    _eprint(f"wrote {what} to {out_file}")
 
 
 def _sources_into(store, sources: list[str]) -> list[dict]:
@@ -293,8 +295,7 @@ def _merge(sources: list[str], db: str) -> None:
     finally:
         store.close()
     for d in done:
-        _print(f"{d['source']}: {d['added']} trial(s) added, {d['skipped']} already here",
-                  highlight=False)  # fmt: skip
+        _print(f"{d['source']}: {d['added']} trial(s) added, {d['skipped']} already here")
 
 
 def database_key(db: str) -> str:
@@ -347,7 +348,7 @@ def gc(
         store.close()
     verb = "would delete" if dry_run else "deleted"
     _print(f"{verb} {doc['would_delete']} trial(s) of superseded generator versions; kept "
-              f"{doc['kept_old_bests']} old best(s)", highlight=False)  # fmt: skip
+              f"{doc['kept_old_bests']} old best(s)")  # fmt: skip
 
 
 @db_app.command()
@@ -372,9 +373,9 @@ def upgrade(db: DbOpt = None) -> None:
     finally:
         engine.dispose()
     if before == after:
-        _print(f"{db} is already at schema revision {after}", highlight=False)
+        _print(f"{db} is already at schema revision {after}")
     else:
-        _print(f"upgraded {db} from schema revision {before} to {after}", highlight=False)
+        _print(f"upgraded {db} from schema revision {before} to {after}")
 
 
 # --- tune serve ----------------------------------------------------------------------------------
@@ -400,7 +401,7 @@ def serve(
     store.close()
     os.environ[SERVE_ENV] = json.dumps({"db": db, "token": token, "max_body": max_body})
     _eprint(f"serving {db} on http://{host}:{port} ({'writable' if token else 'read-only'}, "
-              f"{workers} worker(s))", highlight=False)  # fmt: skip
+              f"{workers} worker(s))")  # fmt: skip
     uvicorn.run("tuner.cli_db:serve_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)  # fmt: skip
 
