@@ -1,7 +1,7 @@
 """The tuning database: every trial, the best per (workload, device), and lookups."""
 
 from tuning_db.engine import database_url
-from tuning_db.lookup import MATCHES, NotTuned, UnknownDevice, lookup
+from tuning_db.lookup import MATCHES, NotTuned, UnknownDevice, lookup, lookup_json
 from tuning_db.records import Best, CostModelBlob, DeviceInfo, JobInfo, TrialRecord
 from tuning_db.schema import SchemaError
 from tuning_db.store import TuningDB
@@ -19,4 +19,5 @@ __all__ = [
     "UnknownDevice",
     "database_url",
     "lookup",
+    "lookup_json",
 ]

@@ -10,6 +10,8 @@ from sqlalchemy.engine import Connection, Engine
 # Execution option of connections that will write: on SQLite their transaction takes the write
 # lock at BEGIN, so concurrent writers queue (busy_timeout) instead of failing to upgrade a read.
 WRITE = "tune_write"
+# Execution option of connections that run one SELECT and nothing else: no BEGIN is needed.
+SINGLE = "tune_single_read"
 
 
 def database_url(db: str) -> str:
@@ -44,5 +46,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(WRITE, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get(SINGLE, False):
+            conn.exec_driver_sql("BEGIN")

@@ -10,6 +10,7 @@ chosen by rule). Schedules are stored, kernels are regenerated (and cached).
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from functools import lru_cache
@@ -95,6 +96,31 @@ def lookup(
             return _doc("device_family", workload, device, *found)
     schedule = default_schedule(workload, target)
     return _doc("default", workload, device, schedule, kernel_for(workload, schedule, target))
+
+
+def lookup_json(
+    db: TuningDB,
+    workload: Workload,
+    device: str,
+    *,
+    targets: dict[str, Target] | None = None,
+    fallback: bool = True,
+) -> str:
+    """lookup() as JSON text; an exact match's text is cached by its best trial (a new best
+    is a new trial, so the cache never serves a stale answer)."""
+    best = db.best(workload, device)
+    if best is not None:
+        try:
+            return _exact_json(workload, device, best)
+        except InvalidSchedule:
+            pass
+    return json.dumps(lookup(db, workload, device, targets=targets, fallback=fallback))
+
+
+@lru_cache(maxsize=8192)
+def _exact_json(workload: Workload, device: str, best: Best) -> str:
+    kernel = kernel_for(workload, best.schedule, best.device.target)
+    return json.dumps(_doc("exact", workload, device, best.schedule, kernel, best, best))
 
 
 def _first_valid(w: Workload, target: Target, bests: list[Best]):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
+from datetime import datetime
+from functools import cached_property, lru_cache
 
 from sqlalchemy import Select, and_, bindparam, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from search_spaces import GENERATOR_VERSION, Schedule, Target, Workload
 from tuning_db import schema
-from tuning_db.engine import WRITE, database_url, make_engine
+from tuning_db.engine import SINGLE, WRITE, database_url, make_engine
 from tuning_db.models import CostModelRow, DeviceRow, JobRow, TrialRow, WorkloadRow, utcnow
 from tuning_db.records import Best, CostModelBlob, DeviceInfo, JobInfo, TrialRecord
 
@@ -75,6 +77,7 @@ class TuningDB:
         except BaseException:
             self.engine.dispose()
             raise
+        self._single = self.engine.execution_options(**{SINGLE: True})
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(
             self.engine.execution_options(**{WRITE: True}), expire_on_commit=False
@@ -383,19 +386,40 @@ class TuningDB:
 
     def best(self, w: Workload, device: str) -> Best | None:
         """The fastest OK trial of the current generator version (a query, never a copy): one
-        index seek on ix_trials_best."""
-        with self.engine.connect() as conn:
-            row = conn.execute(_BEST, {"key": w.key, "device": device}).first()
+        index seek on ix_trials_best. Run on the DB-API connection: this is the lookup's hot
+        path, and SQLAlchemy's statement machinery would be 20x the query's own time."""
+        sql, fixed, names = self._best_sql
+        params = {**fixed, "key": w.key, "device": device}
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, tuple(params[n] for n in names) if names is not None else params)
+            row = cur.fetchone()
+            cur.close()
+        finally:
+            conn.close()  # back to the pool
         if row is None:
             return None
+        trial_id, sched, latency, created, *device_columns = row
+        if isinstance(created, str):  # SQLite keeps datetimes as text
+            created = datetime.fromisoformat(created)
         return Best(
             workload=w,
-            device=device_from_row(row),
-            schedule=schedule_from_json(row.schedule),
-            latency_s=row.latency_s,
-            trial_id=row.id,
-            created_at=row.created_at,
+            device=device_from_row(_DeviceColumns(*device_columns)),
+            schedule=schedule_from_json(sched),
+            latency_s=latency,
+            trial_id=trial_id,
+            created_at=created,
         )
+
+    @cached_property
+    def _best_sql(self) -> tuple[str, dict, tuple[str, ...] | None]:
+        """_BEST compiled for this database's driver: SQL, bound constants, parameter order
+        (None where the driver takes named parameters)."""
+        compiled = _BEST.compile(dialect=self.engine.dialect)
+        names = compiled.positiontup
+        fixed = compiled.construct_params({"key": "", "device": ""})
+        return str(compiled), fixed, None if names is None else tuple(names)
 
     def bests(
         self,
@@ -461,6 +485,9 @@ class TuningDB:
             ]
 
 
+_DeviceColumns = namedtuple(
+    "_DeviceColumns", ["name", "target", "platform", "description", "driver", "compiler"]
+)
 _DEVICE_COLUMNS = (
     DeviceRow.name, DeviceRow.target, DeviceRow.platform, DeviceRow.description,
     DeviceRow.driver, DeviceRow.compiler,
