@@ -6,10 +6,9 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
@@ -31,6 +30,18 @@ from tuning_db.store import TuningDB
 
 MAX_BODY = 16 << 20  # bytes; larger request bodies get 413
 MAX_QUERY = 2048  # characters of one query parameter
+
+
+LOOKUP_PARAMETERS = [
+    {"name": "op", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": f"one of: {', '.join(sorted(OPS))}"},
+    {"name": "shape", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "NAME=V,...[,layout=L] as in OPERATORS.md"},
+    {"name": "device", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "device name, e.g. h100"},
+    {"name": "exact", "in": "query", "required": False,
+     "schema": {"type": "boolean", "default": False}, "description": "no fallbacks"},
+]  # fmt: skip
 
 
 class ApiError(Exception):
@@ -139,13 +150,20 @@ def create_app(
             "`match` says how the schedule was found: exact, nearest_shape, device_family or "
             "default. With exact=true, a workload never tuned on the device is a 404."
         ),
+        openapi_extra={"parameters": LOOKUP_PARAMETERS},
     )
-    async def get_lookup(
-        op: Annotated[str, Query(description=f"one of: {', '.join(sorted(OPS))}")],
-        shape: Annotated[str, Query(description="NAME=V,...[,layout=L] as in OPERATORS.md")],
-        device: Annotated[str, Query(description="device name, e.g. h100")],
-        exact: Annotated[bool, Query(description="no fallbacks")] = False,
-    ):
+    async def get_lookup(request: Request):
+        # Parameters are read here rather than declared: FastAPI's per-request validation
+        # would cost more than the lookup itself. They are documented in LOOKUP_PARAMETERS.
+        q = request.query_params
+        missing = [p for p in ("op", "shape", "device") if p not in q]
+        if missing:
+            raise ApiError(400, "bad_input", f"missing query parameter(s): {', '.join(missing)}")
+        op, shape, device = q["op"], q["shape"], q["device"]
+        exact = q.get("exact", "false").lower()
+        if exact not in ("true", "false", "1", "0"):
+            raise ApiError(400, "bad_input", "exact must be true or false")
+        exact = exact in ("true", "1")
         # async on purpose: an indexed query and a cached answer take well under a millisecond,
         # less than handing the call to a thread would
         workload = _workload(op, shape)
