@@ -103,10 +103,10 @@ def parse_shape(shape: str) -> tuple[dict[str, int], str | None]:
         if name == "layout":
             layout = value
             continue
-        try:
-            params[name] = int(value)
-        except ValueError:
-            raise ShapeError(f"{name}={value!r} is not an integer") from None
+        digits = value[1:] if value[:1] == "-" else value
+        if not (digits.isascii() and digits.isdigit()):  # int() takes "٨", "+8" and "1_0"
+            raise ShapeError(f"{name}={value!r} is not an integer")
+        params[name] = int(value)
     return params, layout
 
 

@@ -184,9 +184,14 @@ def lookup(
     device: DeviceOpt = "auto",
     db: DbOpt = DEFAULT_DB,
     format: Annotated[str, typer.Option("--format", help="json or text")] = "json",
+    exact: Annotated[
+        bool, typer.Option("--exact", help="no fallbacks: exit 1 unless this workload was tuned")
+    ] = False,
 ) -> None:
-    """Print the best stored kernel for a workload on a device."""
-    from tuning_db import NotTuned, TuningDB
+    """Print the kernel for a workload on a device: the tuned best, else the best fallback
+    (`match`: exact, nearest_shape, device_family or default)."""
+    from measure.catalog import CATALOG
+    from tuning_db import NotTuned, SchemaError, TuningDB, UnknownDevice
     from tuning_db import lookup as do_lookup
 
     if format not in ("json", "text"):
@@ -194,24 +199,36 @@ def lookup(
     if op not in OPS:
         raise fail(f"unknown operator {op!r}; operators: {', '.join(sorted(OPS))}", 2)
     (workload,) = parse_workloads(op, shape)
+    targets = dict(CATALOG)
+    if device == "auto":
+        from measure import detect_local
+
+        targets.update({d.name: d.target for d in detect_local()})
     name = resolve_local_device(device) if device == "auto" else device
     path = sqlite_path(db)
     if path is not None and not path.exists():
         raise fail(f"no tuning database at {path}", 1)
-    store = TuningDB(db)
     try:
-        result = do_lookup(store, workload, name)
+        store = TuningDB(db)
+    except SchemaError as e:
+        raise fail(str(e), 1) from None
+    try:
+        result = do_lookup(store, workload, name, targets=targets, fallback=not exact)
     except NotTuned as e:
         raise fail(str(e), 1) from None
+    except UnknownDevice as e:
+        raise fail(str(e), 2) from None
     finally:
         store.close()
     if format == "json":
         print(json.dumps(result, indent=2))
         return
-    out.print(
-        f"{op} {workload.shape_text} on {name}: {result['latency_us']:.1f} us, "
-        f"{result['gflops']:.2f} GFLOP/s ({result['match']} match)"
+    measured = (
+        f"{result['latency_us']:.1f} us, {result['gflops']:.2f} GFLOP/s"
+        if result["latency_us"]
+        else "not measured at this shape on this device"
     )
+    out.print(f"{op} {workload.shape_text} on {name}: {measured} ({result['match']} match)")
     print(result["kernel"]["source"])
 
 
@@ -280,6 +297,13 @@ def devices(cluster: ClusterOpt = DEFAULT_CLUSTER) -> None:
         for name, nodes in available.items():
             table.add_row(name, str(nodes))
         out.print(table)
+
+
+# `tune db ...` and `tune serve` live in their own module (it uses the helpers above)
+from tuner.cli_db import db_app, serve  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.command()(serve)
 
 
 def main() -> None:

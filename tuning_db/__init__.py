@@ -1,7 +1,23 @@
 """The tuning database: every trial, the best per (workload, device), and lookups."""
 
-from tuning_db.lookup import NotTuned, lookup
-from tuning_db.records import Best, DeviceInfo, TrialRecord
-from tuning_db.store import TuningDB, database_url
+from tuning_db.engine import database_url
+from tuning_db.lookup import MATCHES, NotTuned, UnknownDevice, lookup, lookup_json
+from tuning_db.records import Best, CostModelBlob, DeviceInfo, JobInfo, TrialRecord
+from tuning_db.schema import SchemaError
+from tuning_db.store import TuningDB
 
-__all__ = ["Best", "DeviceInfo", "NotTuned", "TrialRecord", "TuningDB", "database_url", "lookup"]
+__all__ = [
+    "MATCHES",
+    "Best",
+    "CostModelBlob",
+    "DeviceInfo",
+    "JobInfo",
+    "NotTuned",
+    "SchemaError",
+    "TrialRecord",
+    "TuningDB",
+    "UnknownDevice",
+    "database_url",
+    "lookup",
+    "lookup_json",
+]

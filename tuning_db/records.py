@@ -17,11 +17,21 @@ class DeviceInfo:
     platform: str = ""
     description: str = ""
     driver: str = ""
+    compiler: str = ""
+
+    @property
+    def arch(self) -> str:
+        """The architecture family (devices of one family share tuned schedules)."""
+        return self.target.arch
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One measured candidate, ready to store. `status` is measure's Status value."""
+    """One measured candidate, ready to store. `status` is measure's Status value.
+
+    `uid` identifies the trial across databases (a new one is made when empty); `job` names
+    the job that measured it ("" for none).
+    """
 
     workload: Workload
     device: str
@@ -36,6 +46,9 @@ class TrialRecord:
     max_rel_error: float | None = None
     job: str = ""
     details: dict = field(default_factory=dict)  # resources, worker, spread, time split
+    uid: str = ""
+    confirmed: bool = False
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,3 +65,25 @@ class Best:
     @property
     def gflops(self) -> float:
         return self.workload.compute.flops / self.latency_s / 1e9
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A tuning job as stored: its name, spec and state."""
+
+    name: str
+    spec: dict
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CostModelBlob:
+    """A saved cost model: the registry key of its kind, its bytes and metadata."""
+
+    name: str
+    kind: str
+    blob: bytes
+    meta: dict
+    created_at: datetime

@@ -146,8 +146,11 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
 
 def test_lookup_of_an_untuned_workload_exits_1(tuned):
     d, _, _ = tuned
-    r = tune("lookup", "--op", "matmul", "--shape", "M=24,N=20,K=13", "--db", "t.db", cwd=d)
+    r = tune("lookup", "--op", "matmul", "--shape", "M=24,N=20,K=13", "--exact", "--db", "t.db",
+             cwd=d)  # fmt: skip
     assert r.returncode == 1 and "no tuned kernel" in r.stderr
+    r = tune("lookup", "--op", "matmul", "--shape", "M=24,N=20,K=13", "--db", "t.db", cwd=d)
+    assert r.returncode == 0 and json.loads(r.stdout)["match"] == "nearest_shape"
     r = tune("lookup", "--op", "matmul", "--shape", "M=24,N=20,K=12", "--db", "none.db", cwd=d)
     assert r.returncode == 1 and "no tuning database" in r.stderr
     assert not (d / "none.db").exists()

@@ -85,5 +85,21 @@ def test_unknown_device_is_refused_and_nothing_is_written(db):
 
 
 def test_database_url_accepts_paths_and_urls(tmp_path):
-    assert database_url("postgresql://u@localhost/db") == "postgresql://u@localhost/db"
+    assert database_url("postgresql://u@localhost/db") == "postgresql+psycopg://u@localhost/db"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert database_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_jobs_and_cost_models(db):
+    w = Workload.parse("matmul", "M=8,N=8,K=8")
+    db.add_trials([trial(w, 1, latency=1e-6)])
+    db.add_trials([TrialRecord(w, "pocl-cpu", sched(2), "ok", GENERATOR_VERSION, 2e-6, job="n1")])
+    db.save_job("n1", {"workloads": ["matmul"], "budget": 64}, "running")
+    job = db.job("n1")
+    assert job is not None and job.spec["budget"] == 64 and job.status == "running"
+    assert [t.job for t in db.iter_trials()] == ["", "n1"]
+    assert db.cost_model("xgb-main") is None
+    db.save_cost_model("xgb-main", "xgb", b"\x00old", {"trained_on": 10})
+    db.save_cost_model("xgb-main", "xgb", b"\x00\x01new", {"trained_on": 20})
+    m = db.cost_model("xgb-main")
+    assert m is not None and m.blob == b"\x00\x01new" and m.meta == {"trained_on": 20}
