@@ -68,6 +68,8 @@ class XGBoostModel(CostModel):
 
     `base` (a model loaded from the database) gives a warm start: until this run has data of
     its own the base model ranks alone, and each retraining adds `rounds` trees on top of it.
+    Once a warm model has `max_trees` trees, retraining starts from this run's data alone, so
+    models saved run after run do not grow without bound.
     """
 
     def __init__(self, rounds: int = 120, base: bytes | None = None, seed: int = 0,
@@ -76,6 +78,7 @@ class XGBoostModel(CostModel):
 
         self._xgb = xgb
         self.rounds, self.seed = rounds, seed
+        self.max_trees = 6 * rounds
         self.threads = threads or min(os.cpu_count() or 1, 16)
         self.params = {
             "objective": "rank:pairwise",
@@ -114,8 +117,11 @@ class XGBoostModel(CostModel):
         t0 = time.perf_counter()
         x, y, qid = normalised(samples)
         dtrain = self._xgb.DMatrix(x, label=y, qid=qid, feature_names=feature_names())
+        base = self.base
+        if base is not None and base.num_boosted_rounds() + self.rounds > self.max_trees:
+            base = None  # the warm model has grown enough: this run's data alone from here
         self.booster = self._xgb.train(
-            self.params, dtrain, num_boost_round=self.rounds, xgb_model=self.base
+            self.params, dtrain, num_boost_round=self.rounds, xgb_model=base
         )
         self.fit_s = time.perf_counter() - t0
 

@@ -94,7 +94,7 @@ def run(
     from measure import DevicePool
     from tuner.strategies import STRATEGIES
     from tuner.tune import TuneOptions, device_info, tune_many
-    from tuning_db import TuningDB
+    from tuning_db import SchemaError, TuningDB
 
     if strategy not in STRATEGIES:
         raise fail(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}", 2)
@@ -117,7 +117,11 @@ def run(
     else:
         name = resolve_local_device(device)
         pool = DevicePool()
-    store = TuningDB(db)
+    try:
+        store = TuningDB(db)
+    except SchemaError as e:
+        pool.shutdown()
+        raise fail(str(e), 2) from None
     summaries = []
     try:
         info = device_info(pool, name)

@@ -23,6 +23,7 @@ class TuneOptions:
     strategy: str = DEFAULT_STRATEGY
     round_trials: int = 64  # trials a task gets each time the scheduler picks it
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    warm_start: bool = True  # start from the cost model saved for the device family
     measure: MeasureOptions = field(default_factory=MeasureOptions)
     job: str = ""
     confirm_top: int = 3  # candidates re-measured at a time before a best is promoted
@@ -109,12 +110,35 @@ def history(db: TuningDB, workload: Workload, device: str) -> list[tuple[Schedul
     return out
 
 
-def make_learner(options: TuneOptions) -> Learner | None:
+MODEL_KIND = "xgboost-rank"
+
+
+def model_name(target) -> str:
+    """Models are shared by a device family (its architecture; the device name if unknown)."""
+    return f"{MODEL_KIND}:{target.kind}:{target.arch or target.name}"
+
+
+def make_learner(options: TuneOptions, db: TuningDB, target) -> Learner | None:
+    """A learner for model-guided strategies, warm-started from the newest model saved for
+    the device family (a model of other features is ignored: the run starts cold)."""
     if options.strategy != "evolutionary":
         return None
     from costmodel import XGBoostModel
 
-    return Learner(XGBoostModel(seed=options.seed))
+    saved = db.cost_model(model_name(target)) if options.warm_start else None
+    try:
+        model = XGBoostModel(seed=options.seed, base=saved.blob if saved else None)
+    except ValueError:
+        model = XGBoostModel(seed=options.seed)
+    return Learner(model)
+
+
+def save_model(db: TuningDB, target, learner: Learner | None, workloads) -> None:
+    if learner is None or not learner.fits:
+        return
+    meta = {"samples": len(learner.samples), "workloads": [w.key for w in workloads],
+            "features": len(learner.samples[0].features) if learner.samples else 0}  # fmt: skip
+    db.save_cost_model(model_name(target), MODEL_KIND, learner.model.to_bytes(), meta)
 
 
 def tune(
@@ -144,7 +168,8 @@ def tune_many(
     and one cost model learns from all of them."""
     target = device.target
     db.register_device(device)
-    learner = learner if learner is not None else make_learner(options)
+    own = learner is None
+    learner = make_learner(options, db, target) if own else learner
     tasks = []
     for w in workloads:
         policy = STRATEGIES[options.strategy](
@@ -169,6 +194,9 @@ def tune_many(
         scheduler.record(i, task.best)
         if progress:
             progress(spent, total, task.workload, task.best)
+    if own and learner is not None:
+        save_model(db, target, learner, workloads)
+        learner.close()
     out = []
     for task in tasks:
         best, best_schedule = confirm(task.workload, device, db, pool, options)

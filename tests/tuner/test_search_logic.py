@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from measure import MeasureResult, Status
 from search_spaces import Schedule, Target, Workload, check
-from tuner.strategies import STRATEGIES, RandomSearch
+from tuner.strategies import STRATEGIES, EvolutionConfig, RandomSearch
 from tuner.tune import TuneOptions, tune
 from tuning_db import DeviceInfo, TuningDB
 
 TARGET = Target("fake", "gpu", "opencl", 256, 1 << 15, 64, 4)
+SMALL = EvolutionConfig(population=128, generations=2, round_size=16)
 
 
 class FakePool:
@@ -54,13 +55,15 @@ def test_tune_stores_every_trial_and_never_repeats_one(tmp_path):
     dev = DeviceInfo("fake", TARGET)
     w = Workload.parse("matmul", "M=32,N=32,K=32")
     pool = FakePool()
-    s1 = tune(w, dev, db, pool, TuneOptions(trials=23, batch=4, seed=0))
+    s1 = tune(w, dev, db, pool, TuneOptions(trials=23, batch=4, seed=0, evolution=SMALL))
     assert s1.measured == 23 and db.count_trials(w, "fake") == 23
     assert s1.statuses == {"ok": 19, "wrong_result": 4}
     best = db.best(w, "fake")
     assert best is not None and best.latency_s == s1.best_s
     assert Schedule.from_json(s1.best_schedule) == best.schedule
-    s2 = tune(w, dev, db, pool, TuneOptions(trials=10, batch=4, seed=0))  # same seed, resumed
+    s2 = tune(
+        w, dev, db, pool, TuneOptions(trials=10, batch=4, seed=0, evolution=SMALL)
+    )  # same seed, resumed
     assert s2.measured == 10 and db.count_trials(w, "fake") == 33
     keys = [r.schedule_key for r in db.trials(w, "fake")]
     assert len(set(keys)) == 33
@@ -69,3 +72,22 @@ def test_tune_stores_every_trial_and_never_repeats_one(tmp_path):
 
 def test_every_strategy_is_a_search_policy():
     assert STRATEGIES and all(hasattr(s, "propose") for s in STRATEGIES.values())
+
+
+def test_the_cost_model_is_saved_and_warms_the_next_run(tmp_path):
+    from tuner.tune import make_learner, model_name
+
+    db = TuningDB(str(tmp_path / "t.db"))
+    dev = DeviceInfo("fake", TARGET)
+    w = Workload.parse("matmul", "M=32,N=32,K=32")
+    opts = TuneOptions(trials=40, batch=8, seed=0, strategy="evolutionary", evolution=SMALL)
+    assert not make_learner(opts, db, TARGET).ready  # nothing saved yet: a cold start
+    tune(w, dev, db, FakePool(), opts)
+    saved = db.cost_model(model_name(TARGET))
+    assert saved is not None and saved.meta["samples"] >= 40
+    warm = make_learner(opts, db, TARGET)
+    assert warm.ready and warm.model.trained  # ranks before measuring anything
+    w2 = Workload.parse("matmul", "M=48,N=32,K=32")
+    s2 = tune(w2, dev, db, FakePool(), opts)
+    assert s2.measured == 40
+    db.close()
