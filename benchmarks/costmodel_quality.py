@@ -3,9 +3,10 @@
     python benchmarks/costmodel_quality.py [--data benchmarks/data/h100-random-2026-11-21.json.gz]
 
 - Random 80/20 splits (5 seeds) of all measured kernels: pairwise ranking accuracy within
-  each workload, and recall of each workload's true top 10 within its predicted top 64.
+  each workload.
 - Leave one workload out: trained on the other workloads only (a new workload on a known
-  device family).
+  device family): pairwise accuracy, and recall of the workload's true top 10 within its
+  predicted top 64.
 - Training time on 10,000 samples (drawn with replacement from the measured ones), and the
   time to rank 10,000 fresh candidates: lowering + features, then prediction.
 """
@@ -58,7 +59,7 @@ def main() -> None:
           f"features in {time.perf_counter() - t0:.1f} s")  # fmt: skip
     everything = [s for v in by_workload.values() for s in v]
 
-    accs, recalls = [], []
+    accs = []
     for seed in range(5):
         idx = np.random.default_rng(seed).permutation(n)
         cut = int(0.8 * n)
@@ -67,12 +68,10 @@ def main() -> None:
         x, y, g = arrays([everything[i] for i in idx[cut:]])
         p = model.predict(x)
         accs.append(pairwise_accuracy(p, y, g))
-        # recall within each workload's whole held-out set needs > 64 held-out kernels; use
-        # the top 10 of all of a workload's kernels ranked by a model that never saw them
-        recalls.append(recall_at(p, y, g, top=10, within=64))
+        # top-10 recall within 64 needs far more than 64 held-out kernels per workload (a
+        # fifth of these sets is 40 to 75), so it is reported for leave-one-workload-out
     print(f"random 80/20 splits, 5 seeds: pairwise accuracy {np.mean(accs):.3f} "
-          f"(min {min(accs):.3f}), recall of true top 10 in predicted top 64 "
-          f"{np.nanmean(recalls):.2f}")  # fmt: skip
+          f"(min {min(accs):.3f})")  # fmt: skip
 
     print("leave one workload out (trained on the others only):")
     for key, held in by_workload.items():
