@@ -1,0 +1,77 @@
+"""Plot and tabulate search_compare.py results: best TFLOP/s against trials per strategy.
+
+    python benchmarks/plot_search.py RESULTS.json [--png OUT.png]
+
+The table gives, per workload and strategy, the best found at 64 trials and at the end, and
+the trials each run needed to reach 95% of the best kernel found by any run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+import numpy as np
+
+
+def best_curve(flops: float, lats) -> list[float]:
+    out, best = [], 0.0
+    for lat in lats:
+        if lat:
+            best = max(best, flops / lat / 1e12)
+        out.append(best)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--png", default=None)
+    args = ap.parse_args()
+    rows = json.load(open(args.results))
+    from search_spaces import Workload
+
+    by_w: dict[str, list] = defaultdict(list)
+    for r in rows:
+        w = Workload.parse(r["op"], r["shape"])
+        if r["layout"] and w.layout != r["layout"]:
+            w = Workload.create(r["op"], w.shape, r["layout"])
+        r["curve"] = best_curve(w.compute.flops, r["latencies"])
+        by_w[f"{r['op']} {r['workload']}"].append(r)
+    print(f"{'workload':58s} {'strategy':12s} {'@64':>7s} {'@end':>7s}  trials to 95% of best")
+    for name, runs in by_w.items():
+        top = max(max(r["curve"]) for r in runs)
+        for strategy in dict.fromkeys(r["strategy"] for r in runs):
+            rs = [r for r in runs if r["strategy"] == strategy]
+            reach = [next((i + 1 for i, v in enumerate(r["curve"]) if v >= 0.95 * top), None)
+                     for r in rs]  # fmt: skip
+            at64 = np.mean([r["curve"][min(63, len(r["curve"]) - 1)] for r in rs])
+            end = np.mean([r["curve"][-1] for r in rs])
+            n = len(rs[0]["curve"])
+            reached = ", ".join(str(x) if x else f">{n}" for x in reach)
+            print(f"{name:58s} {strategy:12s} {at64:7.2f} {end:7.2f}  {reached}")
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(by_w), figsize=(6 * len(by_w), 4.2), squeeze=False)
+        colors = {"evolutionary": "tab:blue", "random": "tab:orange", "optuna": "tab:green"}
+        for ax, (name, runs) in zip(axes[0], by_w.items()):
+            for r in runs:
+                ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=colors.get(r["strategy"]),
+                        alpha=0.8, label=f"{r['strategy']} seed {r['seed']}")  # fmt: skip
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel("trials")
+            ax.set_ylabel("best TFLOP/s")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=110)
+        print(f"wrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()
