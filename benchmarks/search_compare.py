@@ -60,6 +60,11 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--db-dir", default=None, help="keep each run's database here")
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs after this")
+    warm_help = (
+        "also run 'evolutionary-warm': one database per seed across workloads, so each "
+        "starts from the cost model that the ones before saved"
+    )
+    ap.add_argument("--warm", action="store_true", help=warm_help)
     args = ap.parse_args()
     t_start = time.time()
     devices = detect_local()
@@ -74,17 +79,23 @@ def main() -> None:
     results = []
     for w in workloads:
         vendor = vendor_tflops(w) if args.vendor else None
-        for strategy in args.strategies.split(","):
+        strategies = args.strategies.split(",") + (["evolutionary-warm"] if args.warm else [])
+        for label in strategies:
+            strategy = label.removesuffix("-warm")
             for seed in (int(s) for s in args.seeds.split(",")):
                 if time.time() - t_start > args.deadline_s:
                     print(f"deadline: skipping {w.label} {strategy} {seed}", flush=True)
                     continue
-                path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
-                path.unlink(missing_ok=True)
+                if label.endswith("-warm"):
+                    path = db_dir / f"warm-{seed}.db"
+                else:
+                    path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
+                    path.unlink(missing_ok=True)
                 db = TuningDB(str(path))
                 t0 = time.time()
-                summary = tune(w, info, db, pool, TuneOptions(trials=args.trials, seed=seed,
-                                                              strategy=strategy))  # fmt: skip
+                opts = TuneOptions(trials=args.trials, seed=seed, strategy=strategy,
+                                   warm_start=label.endswith("-warm"))  # fmt: skip
+                summary = tune(w, info, db, pool, opts)
                 wall = time.time() - t0
                 lats = curve(db, w, dev.name)
                 best = summary.best_s
@@ -93,13 +104,13 @@ def main() -> None:
                     generate(w, db.best(w, dev.name).schedule, info.target)
                 row = {
                     "workload": w.label, "op": w.op, "shape": w.shape_text, "layout": w.layout,
-                    "strategy": strategy, "seed": seed, "trials": summary.measured,
+                    "strategy": label, "seed": seed, "trials": summary.measured,
                     "statuses": summary.statuses, "wall_s": wall, "best_s": best,
                     "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
                     "best_schedule": summary.best_schedule,
                 }  # fmt: skip
                 results.append(row)
-                print(f"{w.label:40s} {strategy:12s} seed {seed}: {summary.measured} trials "
+                print(f"{w.label:40s} {label:12s} seed {seed}: {summary.measured} trials "
                       f"in {wall:6.1f} s, best {tflops or 0:.3f} TFLOP/s"
                       + (f" (vendor {vendor:.3f})" if vendor else ""), flush=True)  # fmt: skip
                 db.close()
