@@ -179,6 +179,9 @@ def tune_many(
         )  # fmt: skip
         tasks.append(Task(w, policy, options.trials))
     total = options.trials * len(tasks)
+    # a round never exceeds one task's share, so every task gets its warm-up round
+    # (Ansor: min(64, trials per task))
+    round_n = max(1, min(options.round_trials, options.trials))
     scheduler = TaskScheduler([1.0] * len(tasks), seed=options.seed)
     spent = 0
     while spent < total:
@@ -186,7 +189,7 @@ def tune_many(
         if i is None:
             break
         task = tasks[i]
-        n = run_round(task, device, db, pool, options, min(options.round_trials, total - spent))
+        n = run_round(task, device, db, pool, options, min(round_n, total - spent))
         spent += n
         if n == 0:
             scheduler.finish(i)

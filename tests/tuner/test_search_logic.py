@@ -91,3 +91,16 @@ def test_the_cost_model_is_saved_and_warms_the_next_run(tmp_path):
     s2 = tune(w2, dev, db, FakePool(), opts)
     assert s2.measured == 40
     db.close()
+
+
+def test_several_workloads_each_get_a_round_even_when_the_budget_is_below_one_round(tmp_path):
+    from tuner.tune import tune_many
+
+    db = TuningDB(str(tmp_path / "t.db"))
+    dev = DeviceInfo("fake", TARGET)
+    ws = [Workload.parse("matmul", f"M={m},N=32,K=32") for m in (16, 32, 48)]
+    opts = TuneOptions(trials=8, batch=4, seed=0, evolution=SMALL, round_trials=64)
+    out = tune_many(ws, dev, db, FakePool(), opts)
+    assert [s.measured for s in out] == [8, 8, 8]
+    assert [db.count_trials(w, "fake") for w in ws] == [8, 8, 8]
+    db.close()
