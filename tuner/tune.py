@@ -162,38 +162,49 @@ def tune_many(
     options: TuneOptions,
     progress: Progress | None = None,
     learner: Learner | None = None,
+    budgets: list[int] | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> list[TuneSummary]:
     """Tune several workloads on one device with a budget of `options.trials` each, pooled:
     the task scheduler gives each round to the workload where the expected gain is largest,
-    and one cost model learns from all of them."""
+    and one cost model learns from all of them.
+
+    With `budgets`, each workload gets exactly its own (jobs: trials per workload and device)
+    and the scheduler only orders the rounds. `keep_going` is asked before every round; the run
+    stops (and confirms its bests) when it says no."""
     target = device.target
     db.register_device(device)
     own = learner is None
     learner = make_learner(options, db, target) if own else learner
     tasks = []
-    for w in workloads:
-        policy = STRATEGIES[options.strategy](
-            w.compute, target, options.seed, db.measured_keys(w, device.name),
-            history=history(db, w, device.name), learner=learner, workload_key=w.key,
-            **({"config": options.evolution} if options.strategy == "evolutionary" else {}),
-        )  # fmt: skip
-        tasks.append(Task(w, policy, options.trials))
-    total = options.trials * len(tasks)
+    capped = budgets is not None
+    budgets = list(budgets) if capped else [options.trials] * len(workloads)
+    for w, b in zip(workloads, budgets):
+        tasks.append(Task(w, None, b))
+    total = sum(budgets)
     # a round never exceeds one task's share, so every task gets its warm-up round
     # (Ansor: min(64, trials per task))
-    round_n = max(1, min(options.round_trials, options.trials))
+    round_n = max(1, min(options.round_trials, max(budgets, default=1)))
     scheduler = TaskScheduler([1.0] * len(tasks), seed=options.seed)
+    for i, task in enumerate(tasks):
+        if task.budget <= 0:
+            scheduler.finish(i)
     spent = 0
-    while spent < total:
+    while spent < total and (keep_going is None or keep_going()):
         i = scheduler.pick()
         if i is None:
             break
         task = tasks[i]
-        n = run_round(task, device, db, pool, options, min(round_n, total - spent))
+        if task.policy is None:  # made on first use: a resumed job skips finished ones
+            task.policy = make_policy(task.workload, device, db, options, learner)
+        left = task.budget - task.measured if capped else total - spent
+        n = run_round(task, device, db, pool, options, min(round_n, left))
         spent += n
         if n == 0:
             scheduler.finish(i)
             continue
+        if capped and task.measured >= task.budget:
+            scheduler.finish(i)
         scheduler.record(i, task.best)
         if progress:
             progress(spent, total, task.workload, task.best)
@@ -206,6 +217,14 @@ def tune_many(
         out.append(TuneSummary(task.workload, device.name, task.measured, dict(task.statuses),
                                task.first_ok, best, best_schedule))  # fmt: skip
     return out
+
+
+def make_policy(w: Workload, device: DeviceInfo, db: TuningDB, options, learner):
+    return STRATEGIES[options.strategy](
+        w.compute, device.target, options.seed, db.measured_keys(w, device.name),
+        history=history(db, w, device.name), learner=learner, workload_key=w.key,
+        **({"config": options.evolution} if options.strategy == "evolutionary" else {}),
+    )  # fmt: skip
 
 
 def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: int) -> int:

@@ -73,6 +73,13 @@ class JobRow(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # fleet jobs: higher priority first; the driver running it ("node:pid") beats a heartbeat
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    driver: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class TrialRow(Base):

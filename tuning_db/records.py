@@ -76,6 +76,12 @@ class JobInfo:
     status: str
     created_at: datetime
     updated_at: datetime
+    priority: int = 0
+    driver: str = ""  # "node:pid" of the driver that runs it, while it runs
+    error: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
 
 
 @dataclass(frozen=True)
