@@ -115,8 +115,14 @@ class DeviceWorker:
 class DevicePool:
     """Finds device workers on a Ray cluster, starting a local Ray when none is running."""
 
-    def __init__(self, address: str | None = None):
+    def __init__(self, address: str | None = None, namespace: str | None = None,
+                 detached: bool = False):  # fmt: skip
+        """`namespace`: the Ray namespace to join; `detached`: workers outlive this pool (fleet
+        jobs share them: a job's driver may end while another job measures on them)."""
         self.address = address
+        self.namespace = namespace
+        self.detached = detached
+        self.owns_ray = False  # True when start() connected or started Ray itself
         self._workers: dict[str, dict[str, object]] = {}  # name -> node id -> actor
 
     @property
@@ -135,15 +141,18 @@ class DevicePool:
 
         if ray.is_initialized():
             return
+        self.owns_ray = True
         if self.address:
             local = {"_node_ip_address": "127.0.0.1"} if self.on_this_machine else {}
-            ray.init(address=self.address, log_to_driver=False, configure_logging=False, **local)
+            ray.init(address=self.address, log_to_driver=False, configure_logging=False,
+                     namespace=self.namespace, **local)  # fmt: skip
             return
         # Ray's notice that it enabled token authentication (its default) is not for our users.
         logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         resources = {RESOURCE_PREFIX + d.name: 1.0 for d in detect_local()}
         ray.init(
             _node_ip_address="127.0.0.1",
+            namespace=self.namespace,
             resources=resources,
             include_dashboard=False,
             log_to_driver=False,
@@ -193,6 +202,7 @@ class DevicePool:
                     num_cpus=0,
                     max_restarts=-1,  # a kernel that kills the process costs only itself
                     max_task_retries=0,
+                    lifetime="detached" if self.detached else None,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
                 )
                 .remote(name)
@@ -322,5 +332,5 @@ class DevicePool:
         import ray
 
         self._workers.clear()
-        if ray.is_initialized():
+        if ray.is_initialized() and self.owns_ray:
             ray.shutdown()

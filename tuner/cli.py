@@ -309,6 +309,10 @@ from tuner.cli_db import db_app, serve  # noqa: E402
 app.add_typer(db_app, name="db")
 app.command()(serve)
 
+from tuner.cli_job import job_app  # noqa: E402
+
+app.add_typer(job_app, name="job")
+
 
 def main() -> None:
     app()

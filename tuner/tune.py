@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,7 @@ def trial(workload: Workload, device: str, s, r: MeasureResult, opts, job: str) 
         max_rel_error=r.max_rel_error,
         job=job,
         details=details(r),
+        uid=uuid.uuid4().hex,  # from the start: a retried insert cannot store it twice
     )
 
 
