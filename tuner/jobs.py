@@ -273,17 +273,25 @@ def start_on_cluster(db_url: str, name: str) -> None:
     """Start job `name`'s driver as a detached actor (Ray must be initialised, in NAMESPACE)."""
     import ray
 
-    actor = (
-        ray.remote(JobActor)
-        .options(
-            name=actor_name(name),
-            namespace=NAMESPACE,
-            lifetime="detached",
-            num_cpus=0,
-            max_restarts=0,
-        )  # fmt: skip
-        .remote()
-    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            actor = (
+                ray.remote(JobActor)
+                .options(
+                    name=actor_name(name),
+                    namespace=NAMESPACE,
+                    lifetime="detached",
+                    num_cpus=0,
+                    max_restarts=0,
+                )
+                .remote()
+            )
+            break
+        except ValueError:  # the name is taken: a killed driver not yet known to be dead
+            if time.monotonic() > deadline or live_driver(name):
+                raise
+            time.sleep(1.0)
     ray.get(actor.where.remote(), timeout=120)
     actor.run.remote(db_url, name)
 
