@@ -10,6 +10,9 @@ from search_spaces.ir import (
     Assign,
     Barrier,
     Block,
+    Copy,
+    CopyCommit,
+    CopyWait,
     Decl,
     Elem,
     For,
@@ -110,6 +113,35 @@ template <int W> __device__ __forceinline__ void vstore_a(vec<W> v, float* p) {
 }
 """
 
+# Asynchronous global-to-shared copies (cp.async, sm_80 on): B bytes, zero-filled where pred is
+# false. Older architectures copy synchronously; the commit and wait are then no-ops.
+CUDA_ASYNC_PRELUDE = """\
+template <int B> __device__ __forceinline__ void cp_async(float* dst, const float* src, bool pred) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  if constexpr (B == 16) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\\n"
+                 :: "r"(d), "l"(src), "r"(pred ? 16 : 0) : "memory");
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\\n"
+                 :: "r"(d), "l"(src), "n"(B), "r"(pred ? B : 0) : "memory");
+  }
+#else
+  _Pragma("unroll") for (int l = 0; l < B / 4; ++l) dst[l] = pred ? src[l] : 0.0f;
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\\n" ::: "memory");
+#endif
+}
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\\n" :: "n"(N) : "memory");
+#endif
+}
+"""
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -132,6 +164,11 @@ class Dialect:
     lane: str  # {value} {k} {hex}
     calls: dict[str, str] = field(default_factory=dict)  # math function names
     prelude: str = ""
+    # asynchronous copies ({bytes} {dst} {src} {cond}); "" copies synchronously
+    async_copy: str = ""
+    async_commit: str = ""
+    async_wait: str = ""  # {n}
+    async_prelude: str = ""  # prepended to kernels that copy asynchronously
     unroll: str = "#pragma unroll {n}"
     unroll_full: str = "#pragma unroll"
 
@@ -172,6 +209,10 @@ CUDA = Dialect(
     lane="{value}.x[{k}]",
     calls={"fmax": "fmaxf", "exp": "expf", "sqrt": "sqrtf"},
     prelude=CUDA_PRELUDE,
+    async_copy="cp_async<{bytes}>({dst}, {src}, {cond});",
+    async_commit="cp_async_commit();",
+    async_wait="cp_async_wait<{n}>();",
+    async_prelude=CUDA_ASYNC_PRELUDE,
 )
 
 DIALECTS = {d.name: d for d in (OPENCL, CUDA)}
@@ -265,7 +306,31 @@ class Printer:
             return [pad + "{"] + self.stmts(s.body, depth + 1) + [pad + "}"]
         if isinstance(s, Barrier):
             return [pad + d.barrier]
+        if isinstance(s, Copy):
+            return self.copy(s, pad)
+        if isinstance(s, CopyCommit):
+            return [pad + d.async_commit] if d.async_commit else []
+        if isinstance(s, CopyWait):
+            return [pad + d.async_wait.format(n=s.pending)] if d.async_wait else []
         raise TypeError(f"cannot print {s!r}")
+
+    def copy(self, s: Copy, pad: str) -> list[str]:
+        d = self.d
+        if d.async_copy:  # a false condition reads nothing: point at the buffer's start
+            cond = "true" if s.cond is None else self.expr(s.cond)
+            src = self.expr(s.src_index)
+            src = src if s.cond is None else f"({cond} ? {src} : 0)"
+            dst = f"({s.dst} + {self.expr(s.dst_index)})"
+            line = d.async_copy.format(bytes=4 * s.width, dst=dst, src=f"({s.src} + {src})",
+                                       cond=cond)  # fmt: skip
+            return [pad + line]
+        load: Expr = Load(s.src, s.src_index, s.width, s.aligned)
+        if s.cond is not None:
+            zero = Const(0.0) if s.width == 1 else Splat(Const(0.0), s.width)
+            load = Select(s.cond, load, zero)
+        if s.width == 1:
+            return [f"{pad}{s.dst}[{self.expr(s.dst_index)}] = {self.expr(load)};"]
+        return self.stmt(Store(s.dst, s.dst_index, load, s.width, s.aligned), len(pad) // 2)
 
     def kernel(self, k: KernelIR) -> str:
         d = self.d
@@ -273,7 +338,16 @@ class Printer:
             (d.arg_out if p.is_output else d.arg_in).format(name=p.name) for p in k.params
         )
         head = f"{d.kernel.format(threads=k.threads)} {k.name}(\n    {args})"
-        return "\n".join([d.prelude + head + " {", *self.stmts(k.body, 1), "}", ""])
+        prelude = d.prelude + (d.async_prelude if uses_copies(k.body) else "")
+        return "\n".join([prelude + head + " {", *self.stmts(k.body, 1), "}", ""])
+
+
+def uses_copies(body) -> bool:
+    """Whether a statement list holds a Copy at any depth."""
+    for s in body:
+        if isinstance(s, Copy) or (isinstance(s, (For, If, Block)) and uses_copies(s.body)):
+            return True
+    return False
 
 
 def render(k: KernelIR, dialect: str) -> str:

@@ -142,7 +142,35 @@ class Barrier:
     """Work-group barrier on local memory."""
 
 
-Stmt = Decl | ArrayDecl | Assign | Store | For | If | Block | Barrier
+@dataclass(frozen=True)
+class Copy:
+    """local[dst_index : +width] = global[src_index : +width], or zeros where `cond` is false.
+
+    Asynchronous where the dialect can (CUDA's cp.async from sm_80 on): the data is there only
+    after a CopyWait that covers its group and a Barrier. Elsewhere it is a plain copy."""
+
+    dst: str
+    dst_index: Expr
+    src: str
+    src_index: Expr
+    width: int = 1
+    aligned: bool = False  # both indices provably multiples of width
+    cond: Expr | None = None
+
+
+@dataclass(frozen=True)
+class CopyCommit:
+    """Closes the group of this work-item's asynchronous copies issued since the last one."""
+
+
+@dataclass(frozen=True)
+class CopyWait:
+    """Waits until at most `pending` of this work-item's copy groups are still in flight."""
+
+    pending: int
+
+
+Stmt = Decl | ArrayDecl | Assign | Store | For | If | Block | Barrier | Copy | CopyCommit | CopyWait
 
 
 @dataclass(frozen=True)

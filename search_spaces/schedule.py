@@ -19,6 +19,9 @@ class Schedule:
     `vector` is the width along the innermost spatial axis; `unroll` the unroll pragma of the
     innermost reduce loop (0: left to the compiler); `cache` the inputs staged in local memory,
     `cache_t` those of them stored with the reduction's dimensions first (transposed).
+    `stages` (tile_cache) is how many outer reduction steps' tiles are in local memory at once:
+    1 stages each step and then computes it; S > 1 keeps S buffers and fetches step k + S - 1
+    (asynchronously where the dialect can) while step k is computed.
 
     xthread: spatial[a] = (1, 1, rows) rows per work-group along each row axis (1 on the others);
     reduce all 1; `threads` work-items share each row's reduction; `unroll` as above.
@@ -32,6 +35,7 @@ class Schedule:
     cache: tuple[str, ...] = ()
     threads: int = 0  # xthread: work-items that share each row's reduction
     cache_t: tuple[str, ...] = ()  # cached inputs stored reduction-dimensions first
+    stages: int = 1  # tile_cache: buffers of the local-memory pipeline (1: none)
 
     def to_json(self) -> dict:
         out = {
@@ -46,6 +50,8 @@ class Schedule:
             out["threads"] = self.threads
         if self.cache_t:
             out["cache_t"] = list(self.cache_t)
+        if self.stages != 1:  # left out at its default: older schedules keep their keys
+            out["stages"] = self.stages
         return out
 
     @staticmethod
@@ -60,6 +66,7 @@ class Schedule:
                 cache=tuple(str(c) for c in d.get("cache", ())),
                 threads=int(d.get("threads", 0)),
                 cache_t=tuple(str(c) for c in d.get("cache_t", ())),
+                stages=int(d.get("stages", 1)),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a schedule: {d!r} ({e})") from None

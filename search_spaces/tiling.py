@@ -193,8 +193,23 @@ class Tiling:
             memo[key] = region
         return region
 
+    @property
+    def outer_steps(self) -> int:
+        """Iterations of the outer reduction loops (each stages one tile of the cached inputs)."""
+        return prod(r.outer for r in self.reduce)
+
     def local_bytes(self) -> int:
-        return sum(4 * self.cache_region(t).size for t in self.schedule.cache)
+        stages = self.schedule.stages
+        if stages == 1:
+            return sum(4 * self.cache_region(t).size for t in self.schedule.cache)
+        sizes = (self.cache_region(t).size for t in self.schedule.cache)
+        return sum(4 * stages * stage_stride(size) for size in sizes)
+
+
+def stage_stride(size: int) -> int:
+    """Floats between the buffers of a pipelined cached input: whole 64-byte lines, so every
+    buffer keeps the alignment of vector accesses (up to 16 floats)."""
+    return ceil_div(size, 16) * 16
 
 
 OUTER_PREFIXES = ("blk_", "ko_")

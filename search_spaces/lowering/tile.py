@@ -37,6 +37,9 @@ from search_spaces.ir import (
     Assign,
     Barrier,
     Block,
+    Copy,
+    CopyCommit,
+    CopyWait,
     Decl,
     Elem,
     For,
@@ -58,10 +61,11 @@ from search_spaces.lowering.common import (
     guarded_read,
     identity,
     is_aligned,
+    range_checks,
     update,
 )
 from search_spaces.schedule import Schedule
-from search_spaces.tiling import CacheRegion, Tiling
+from search_spaces.tiling import CacheRegion, Tiling, stage_stride
 
 FETCH = 4  # floats per work-item copy in cooperative fetches (128-bit)
 
@@ -109,6 +113,10 @@ class TileLowering:
                 tuple(substitute(ix, self.zero) for ix in reg.local_index),
                 reg.order,
             )
+        # pipelined staging (stages > 1): each cached input has `stages` buffers, `stride`
+        # floats apart; `sbuf` is the buffer in use
+        self.stages = schedule.stages if self.regions else 1
+        self.stride = {n: stage_stride(reg.size) for n, reg in self.regions.items()}
 
     def aligned(self, index: Expr) -> bool:
         """Whether a flat index (in axis names or loop variables) is a multiple of the vector
@@ -152,17 +160,24 @@ class TileLowering:
         """The scalar read of `r` at vector lane k."""
         return self.scalar_value(self.lane(r, k), k)
 
+    def sm_index(self, tensor: str, idx: Expr) -> Expr:
+        """`idx` in the local buffer of `tensor` that is in use."""
+        if self.stages == 1:
+            return idx
+        return simplify(Var("sbuf") * self.stride[tensor] + idx)
+
     def cached_read(self, r: Read) -> Expr:
         reg = self.regions[r.tensor]
         idx = reg.local_flat
         if self.vax is None:
-            return Load("sm_" + r.tensor, idx)
+            return Load("sm_" + r.tensor, self.sm_index(r.tensor, idx))
         form = linear(idx)
         assert form is not None
         coef = form[0].get("in_" + self.vax, 0)
         if coef == 0:
-            return Load("sm_" + r.tensor, idx)
+            return Load("sm_" + r.tensor, self.sm_index(r.tensor, idx))
         if coef == 1:
+            idx = self.sm_index(r.tensor, idx)
             return Load("sm_" + r.tensor, idx, self.width, self.aligned(idx))
         return Lanes(tuple(self.lane_read(r, k) for k in range(self.width)))
 
@@ -196,7 +211,7 @@ class TileLowering:
                     reg = self.regions[n.tensor]
                     inner = "in_" + str(self.vax)
                     idx = substitute(reg.local_flat, {inner: Var(inner) + k})
-                    return Load("sm_" + n.tensor, idx)
+                    return Load("sm_" + n.tensor, self.sm_index(n.tensor, idx))
                 return guarded_read(n, self.c.tensor(n.tensor), self.covered)
             if isinstance(n, Where):
                 return Select(n.cond, self.scalar_value(n.a, k), self.scalar_value(n.b, k))
@@ -262,8 +277,12 @@ class TileLowering:
         gidx = tuple(simplify(b + c) for b, c in zip(reg.base, coords))
         steps = {f"c{len(extent) - 1}_{name}": width}
         src = flat_index(gidx, tensor.shape)
-        load = guarded_read(Read(name, gidx), tensor, ranges, width, is_aligned(src, width, steps))
+        src_aligned = is_aligned(src, width, steps)
         where = reg.storage_index(tuple(coords))
+        if self.stages > 1:
+            body += self.copies(name, reg, coords, src, src_aligned, steps, gidx, ranges, width)
+            return [For(e.name, prod(extent), tuple(body), step=self.t.threads, start=Var("lid"))]
+        load = guarded_read(Read(name, gidx), tensor, ranges, width, src_aligned)
         if width == 1:
             body.append(Assign(Elem("sm_" + name, where), load))
         elif reg.order[-1] == len(reg.extent) - 1:  # rows stay rows: one vector store
@@ -279,6 +298,58 @@ class TileLowering:
                 )
         return [For(e.name, prod(extent), tuple(body), step=self.t.threads, start=Var("lid"))]
 
+    def copies(self, name, reg, coords, src, src_aligned, steps, gidx, ranges, width) -> list[Stmt]:
+        """The copy statements of one work-item's share of a pipelined stage: one `width`-float
+        copy where rows stay rows and both sides are aligned, else one copy per float."""
+        tensor = self.c.tensor(name)
+        cond = all_of(range_checks(gidx, tensor.shape, ranges))
+        where = self.sm_index(name, reg.storage_index(tuple(coords)))
+        steps = {**steps, "sbuf": self.stride[name]}
+        rows = reg.order[-1] == len(reg.extent) - 1
+        if width == 1 or (rows and src_aligned and is_aligned(where, width, steps)):
+            return [Copy("sm_" + name, where, name, src, width, width > 1, cond)]
+        out: list[Stmt] = []
+        for k in range(width):
+            shifted = tuple(coords[:-1]) + (simplify(coords[-1] + k),)
+            dst = self.sm_index(name, reg.storage_index(shifted))
+            out.append(Copy("sm_" + name, dst, name, simplify(src + k), 1, True, cond))
+        return out
+
+    def pipelined(self, compute: list[Stmt], ko_loops) -> list[Stmt]:
+        """The outer reduction loops as one pipeline over `stages` buffers per cached input.
+
+            issue tiles 0 .. S-2                  (one copy group each)
+            for kt: wait for tile kt; barrier
+                    issue tile kt + S - 1 into the buffer that tile kt - 1 used; commit
+                    compute tile kt
+        One barrier per step: it orders both "tile kt has landed" and "every work-item is done
+        reading the buffer about to be refilled"."""
+        stages = self.stages
+        steps = prod(r.outer for r in ko_loops)
+
+        def at(flat: Expr) -> list[Stmt]:  # the tile coordinates (and buffer) of step `flat`
+            out: list[Stmt] = []
+            below = 1
+            for r in reversed(ko_loops):
+                out.append(Decl("ko_" + r.name, "int", simplify(simplify(flat // below) % r.outer)))
+                below *= r.outer
+            return out + [Decl("sbuf", "int", simplify(flat % stages))]
+
+        def issue(flat: Expr) -> Stmt:
+            staged = [st for n in self.regions for st in self.stage(n)]
+            return If(Bin("<", flat, Const(steps)), tuple(at(flat) + staged))
+
+        kp, kt = Var("kp"), Var("kt")
+        prologue = For("kp", stages - 1, (issue(kp), CopyCommit()), unroll=0)
+        loop = (
+            CopyWait(stages - 2),
+            Barrier(),
+            issue(simplify(kt + (stages - 1))),
+            CopyCommit(),
+            Block(tuple(at(kt) + compute)),
+        )
+        return [prologue, For("kt", steps, loop)]
+
     def fetch_aligned(self, reg: CacheRegion, tensor: Tensor) -> bool:
         """The box's rows start on multiples of FETCH floats of a row-aligned tensor."""
         if reg.extent[-1] % FETCH or tensor.shape[-1] % FETCH:
@@ -286,10 +357,16 @@ class TileLowering:
         form = linear(reg.base[-1])
         return form is not None and all(c % FETCH == 0 for c in (*form[0].values(), form[1]))
 
+    def local_size(self, tensor: str) -> int:
+        """Floats of local memory for `tensor`: one box, or `stages` strided buffers."""
+        if self.stages == 1:
+            return self.regions[tensor].size
+        return self.stages * self.stride[tensor]
+
     def build(self) -> KernelIR:
         c, t, s = self.c, self.t, self.s
         stmts: list[Stmt] = [
-            ArrayDecl("sm_" + n, "float", reg.size, "local") for n, reg in self.regions.items()
+            ArrayDecl("sm_" + n, "float", self.local_size(n), "local") for n in self.regions
         ]
         stmts.append(Decl("gid", "int", Special("group")))
         stmts.append(Decl("lid", "int", Special("local")))
@@ -327,7 +404,10 @@ class TileLowering:
         if ssrsrs:
             body = self.tile_loops(body, ("vt_",))
         ko_loops = [r for r in t.reduce if "ko_" + r.name not in self.zero]
-        if self.regions:
+        if self.stages > 1:  # the sketch rule allows this only with outer reduction steps
+            body = self.pipelined(body, ko_loops)
+            ko_loops = []
+        elif self.regions:
             staged = [st for n in self.regions for st in self.stage(n)]
             body = staged + [Barrier()] + body + ([Barrier()] if ko_loops else [])
         for r in reversed(ko_loops):

@@ -11,6 +11,7 @@ from search_spaces.schedule import Schedule
 from search_spaces.target import Target
 
 UNROLLS = (0, 1, 4, 16)
+STAGES = (1, 2, 3)  # tile_cache: local-memory buffers of the reduction pipeline
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ inner reduction and the vectorised innermost tile."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from math import prod
 
 from search_spaces.compute import ComputeDef
 from search_spaces.expr import free_vars, reads
 from search_spaces.schedule import Schedule
 from search_spaces.sketches.base import (
+    STAGES,
     UNROLLS,
     Sketch,
     SketchRule,
@@ -121,6 +123,10 @@ class TileRule(SketchRule):
             return "too many work-groups"
         if sketch.name in ("tile", "tile_cpu") and (s.cache or s.cache_t):
             return f"the {sketch.name} sketch caches nothing"
+        if s.stages not in STAGES:
+            return f"stages must be one of {STAGES}"
+        if s.stages > 1 and (sketch.name != "tile_cache" or tiling.outer_steps == 1):
+            return "stages > 1 pipeline the outer reduction steps of tile_cache"
         if any(c not in s.cache for c in s.cache_t) or len(set(s.cache_t)) != len(s.cache_t):
             return "cache_t names distinct cached inputs"
         if sketch.name == "tile_cache":
@@ -164,7 +170,7 @@ class TileRule(SketchRule):
                 rng.choice(sketch.cacheable),
             )
         cache_t = tuple(c for c in cache if rng.random() < 0.5)
-        return Schedule(
+        s = Schedule(
             sketch=sketch.name,
             spatial=tuple(spatial),  # type: ignore[arg-type]
             reduce=tuple(reduce),
@@ -173,6 +179,13 @@ class TileRule(SketchRule):
             cache=cache,
             cache_t=cache_t,
         )
+        if gpu and cache:  # pipelined where it fits: the deepest of a random pick that does
+            for stages in range(rng.choice(STAGES), 1, -1):
+                piped = replace(s, stages=stages)
+                tiling = Tiling(compute, piped)
+                if tiling.outer_steps > 1 and tiling.local_bytes() <= target.max_local_bytes:
+                    return piped
+        return s
 
     def weight(self, sketch: Sketch, target: Target) -> float:
         """GPUs: shared-memory tiles are where the fast kernels are; sample them more."""
@@ -183,5 +196,5 @@ class TileRule(SketchRule):
         tiles *= prod(count_factorizations(a.extent, 2) for a in compute.reduce)
         widths = sum(1 for w in VECTOR_WIDTHS if compute.spatial[-1].extent % w == 0)
         n = len(sketch.cacheable)  # each input: not cached, cached, cached transposed
-        caches = 3**n - 2**n if n else 1
+        caches = (3**n - 2**n) * len(STAGES) if n else 1
         return tiles * widths * len(UNROLLS) * caches

@@ -10,6 +10,7 @@ import pytest
 from measure import MeasureInput, MeasureOptions, Status
 from search_spaces import Schedule, Workload, check, generate, naive
 from search_spaces.sketch import sketch_rules
+from search_spaces.tiling import Tiling
 from tests.search_spaces.shapes import CASES
 
 QUICK = MeasureOptions(budget_s=0.0, min_repeats=1, warmup=0)
@@ -137,6 +138,24 @@ PATHS += [
         sched("tile", [(1, 1, 1), (2, 3, 1), (1, 6, 1), (2, 1, 8)], [3, 3, 2], 8),
         "vload8(0, (bias",
     ),
+    # a 3-stage pipeline of a transposed, padded input: one copy per float, zeros at the border
+    (
+        "conv2d",
+        "N=1,H=10,W=10,CI=8,CO=8,kernel=3,stride=1,padding=1,layout=NHWC",
+        replace(
+            sched(
+                "tile_cache",
+                [(1, 1, 1), (1, 5, 2), (2, 1, 5), (1, 2, 4)],
+                [1, 3, 4],
+                4,
+                0,
+                ["data", "weight"],
+            ),
+            cache_t=("data",),
+            stages=3,
+        ),
+        "sm_data[((sbuf * ",
+    ),
     # cross-thread max and sum with rows that overrun the extent
     (
         "softmax",
@@ -176,3 +195,28 @@ def test_broken_kernels_are_recorded_with_a_status(runner, local_device):
     r = runner.measure(MeasureInput(w, silent, QUICK))  # element 0 keeps the poison (NaN)
     assert r.status is Status.WRONG_RESULT
     assert runner.measure(MeasureInput(w, kernel, QUICK)).status is Status.OK
+
+
+def pipelined_schedules(w: Workload, target, seed: int) -> list[Schedule]:
+    """Random tile_cache schedules of `w` turned into 2- and 3-stage pipelines where valid."""
+    rng, out = random.Random(seed), []
+    for rule, sk in sketch_rules(w.compute, target):
+        if sk.name != "tile_cache":
+            continue
+        for _ in range(400):
+            s = replace(rule.sample(w.compute, target, rng, sk), stages=2 + len(out) % 2)
+            if rule.check(w.compute, s, target, sk) is None:
+                out.append(s)
+            if len(out) == 2:
+                break
+    return out
+
+
+@pytest.mark.parametrize("op,shape", list(case_params()))
+def test_pipelined_local_memory_matches_reference(runner, local_device, op, shape):
+    """stages > 1: several buffers per staged input, the next steps fetched while one is
+    computed (a plain copy in OpenCL, cp.async in CUDA)."""
+    w = Workload.parse(op, shape)
+    for s in pipelined_schedules(w, local_device.target, seed=3):
+        kernel = assert_correct(runner, w, s, local_device.target)
+        assert f"kt < {Tiling(w.compute, s).outer_steps}" in kernel.source

@@ -14,7 +14,7 @@ from dataclasses import replace
 from math import prod
 
 from search_spaces import ComputeDef, Schedule
-from search_spaces.sketches.base import UNROLLS, prime_factors
+from search_spaces.sketches.base import STAGES, UNROLLS, prime_factors
 from search_spaces.tiling import VECTOR_WIDTHS
 
 
@@ -115,6 +115,13 @@ def mutate_cache(
                    cache_t=tuple(sorted(cache_t, key=order.get)))  # fmt: skip
 
 
+def mutate_stages(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
+    """Another depth of the local-memory pipeline (tile_cache)."""
+    if s.sketch != "tile_cache":
+        return None
+    return replace(s, stages=rng.choice([n for n in STAGES if n != s.stages]))
+
+
 def mutate_xthread(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
     if s.sketch != "xthread":
         return None
@@ -142,6 +149,7 @@ def mutate(
         ops = [mutate_tile, mutate_tile, mutate_tile, mutate_reduce, mutate_unroll, mutate_vector]
         if s.sketch == "tile_cache":
             ops.append(lambda s, c, r: mutate_cache(s, c, r, cacheable))
+            ops.append(mutate_stages)
     return rng.choice(ops)(s, compute, rng)
 
 
@@ -158,6 +166,6 @@ def crossover(a: Schedule, b: Schedule, compute: ComputeDef, rng: random.Random
     child = Schedule(
         sketch=a.sketch, spatial=spatial, reduce=reduce, vector=pick(a.vector, b.vector),
         unroll=pick(a.unroll, b.unroll), cache=cache_from.cache, cache_t=cache_from.cache_t,
-        threads=pick(a.threads, b.threads),
+        threads=pick(a.threads, b.threads), stages=pick(a.stages, b.stages),
     )  # fmt: skip
     return _fix_vector(child, compute)

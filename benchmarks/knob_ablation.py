@@ -1,0 +1,125 @@
+"""One schedule knob at a time: the same schedules with and without it, side by side on a GPU.
+
+    python benchmarks/knob_ablation.py [--only GMM] [--out results.json]
+
+For each base schedule below (tiles that searches found on the H100), every variant of the
+knobs under study is generated, compiled in parallel with NVRTC, checked against the NumPy
+reference and timed with CUDA events (L2 flushed between samples, median of at least 20). The
+variants alternate over 3 rounds and the table reports each variant's median round, with its
+speed-up over the variant that has every knob at its default. Prints the table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from measure import MeasureInput, MeasureOptions, detect_local  # noqa: E402
+from measure.builder import Builder  # noqa: E402
+from measure.pool import open_backend  # noqa: E402
+from measure.runner import Runner  # noqa: E402
+from search_spaces import Schedule, Workload, check, generate  # noqa: E402
+
+
+def tile(spatial, reduce, vector=1, unroll=4, cache=(), cache_t=()) -> Schedule:
+    return Schedule("tile_cache", tuple(map(tuple, spatial)), tuple(reduce), vector, unroll,
+                    tuple(cache), 0, tuple(cache_t))  # fmt: skip
+
+
+GMM4K = "M=4096,N=4096,K=4096"
+C2D56 = "N=1,H=56,W=56,CI=64,CO=64,kernel=3,stride=1,padding=1,layout=NCHW"
+C2D14 = "N=1,H=14,W=14,CI=256,CO=256,kernel=3,stride=1,padding=1,layout=NCHW"
+# (label, op, shape, base schedule): bests of earlier H100 runs (BENCHMARKS.md), with the
+# reduction's inner tile made small enough for several buffers to fit 48 KB where needed
+BASES = [
+    ("GMM4096 128x128 k16", "matmul", GMM4K,
+     tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [16], cache=("X", "Y"))),
+    ("GMM4096 128x128 k8", "matmul", GMM4K,
+     tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [8], cache=("X", "Y"))),
+    ("GMM4096 128x128 k16 v4 X^T", "matmul", GMM4K,
+     tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [16], 4, cache=("X", "Y"), cache_t=("X",))),
+    ("GMM1024 64x64 k32", "matmul", "M=1024,N=1024,K=1024",
+     tile([(1, 1, 1), (4, 8, 2), (1, 16, 4)], [32], cache=("X", "Y"), cache_t=("Y",))),
+    ("C2D56", "conv2d", C2D56,
+     tile([(1, 1, 1), (1, 4, 4), (1, 8, 1), (1, 8, 1)], [3, 3, 16], unroll=0,
+          cache=("data", "weight"), cache_t=("data", "weight"))),
+    ("C2D14 k16", "conv2d", C2D14,
+     tile([(1, 1, 1), (1, 8, 2), (1, 2, 1), (1, 14, 1)], [3, 3, 16],
+          cache=("data", "weight"), cache_t=("data",))),
+]  # fmt: skip
+KNOBS = {"stages": (1, 2, 3)}
+
+
+def variants(base: Schedule) -> list[Schedule]:
+    names = list(KNOBS)
+    return [replace(base, **dict(zip(names, vals))) for vals in itertools.product(*KNOBS.values())]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", default="", help="comma-separated label prefixes")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+    device = next(d for d in detect_local() if d.backend == "cuda")
+    runner = Runner(open_backend(device))
+    builder = Builder(type(runner.backend).compile_artifact, runner.backend.build_key, 16)
+    target = device.target
+    print(f"device: {device.name} ({device.description}, {device.driver})", flush=True)
+    wanted = [x for x in args.only.split(",") if x]
+    cases = []
+    for label, op, shape, base in BASES:
+        if wanted and not any(label.startswith(x) for x in wanted):
+            continue
+        w = Workload.parse(op, shape)
+        for s in variants(base):
+            if check(w.compute, s, target) is None:
+                cases.append((label, w, s, generate(w, s, target)))
+    builder.submit([k.source for *_, k in cases])
+    artifacts, results = {}, {}
+    for *_, k in cases:
+        artifacts[k.source] = builder.get(k.source, timeout=300)[0]
+    opts = MeasureOptions(min_repeats=20, budget_s=0.1)
+    for _ in range(args.rounds):
+        for label, w, s, k in cases:
+            r = runner.measure(MeasureInput(w, k, opts), artifacts[k.source])
+            key = (label, s.key)
+            results.setdefault(key, {"label": label, "schedule": s.to_json(), "runs": [],
+                                     "status": [], "resources": r.resources})  # fmt: skip
+            results[key]["status"].append(r.status.value)
+            if r.ok:
+                results[key]["runs"].append(r.latency_s)
+    builder.close()
+    rows = list(results.values())
+    for row in rows:
+        row["median_s"] = statistics.median(row["runs"]) if row["runs"] else None
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+    flops = {label: Workload.parse(op, shape).compute.flops for label, op, shape, _ in BASES}
+    print()
+    print(f"{'base schedule':28s} {'knobs':14s} {'TFLOP/s':>8s} {'vs default':>10s} "
+          f"{'regs':>5s} {'smem':>6s}  status")  # fmt: skip
+    for label in dict.fromkeys(r["label"] for r in rows):
+        group = [r for r in rows if r["label"] == label]
+        default = next((r["median_s"] for r in group if all(
+            r["schedule"].get(n, KNOBS[n][0]) == KNOBS[n][0] for n in KNOBS)), None)  # fmt: skip
+        for r in group:
+            knobs = ",".join(f"{n}={r['schedule'].get(n, KNOBS[n][0])}" for n in KNOBS)
+            t = r["median_s"]
+            tf = f"{flops[label] / t / 1e12:8.2f}" if t else "     n/a"
+            sp = f"{default / t:9.2f}x" if t and default else "       n/a"
+            res, status = r["resources"], ",".join(sorted(set(r["status"])))
+            print(f"{label:28s} {knobs:14s} {tf} {sp} {res.get('registers', 0):5d} "
+                  f"{res.get('shared_bytes', 0):6d}  {status}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
