@@ -303,6 +303,32 @@ def devices(cluster: ClusterOpt = DEFAULT_CLUSTER) -> None:
         out.print(table)
 
 
+@app.command()
+def report(
+    job: Annotated[str, typer.Argument(help="the job's name (tune job list shows them)")],
+    output: Annotated[
+        Path | None, typer.Option("--out", help="HTML file to write (default: report-JOB.html)")
+    ] = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Write a job's report: one HTML page with plots and a summary table; prints its path."""
+    import re
+
+    from tuner.cli_db import open_db
+    from tuner.report import UnknownJob, write_report
+
+    store = open_db(db)
+    try:
+        path = write_report(
+            store, job, output or Path(f"report-{re.sub(r'[^A-Za-z0-9_.-]', '_', job)}.html")
+        )
+    except UnknownJob as e:
+        raise fail(str(e), 2) from None
+    finally:
+        store.close()
+    out.print(str(path), highlight=False, soft_wrap=True)
+
+
 # `tune db ...` and `tune serve` live in their own module (it uses the helpers above)
 from tuner.cli_db import db_app, serve  # noqa: E402
 
