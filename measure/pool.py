@@ -328,6 +328,12 @@ class DevicePool:
                 return False
         return False
 
+    def __enter__(self) -> DevicePool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
     def shutdown(self) -> None:
         import ray
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from search_spaces import GENERATOR_VERSION, Workload
+from search_spaces import Workload
 from tuning_db import JobInfo, TuningDB
 
 VENDOR_FILE = Path(__file__).parent / "data" / "vendor.json"
@@ -111,9 +111,8 @@ def collect(db: TuningDB, job: JobInfo) -> list[Pair]:
     """Every (workload, device) of the job, from its spec and its trials: workloads in spec
     order, then as first measured, each with its devices side by side."""
     workloads, devices, _ = _spec_plan(job)
-    ids = db.job_trial_ids(job.name)
     pairs = {(w.key, d): Pair(w, d) for w in workloads for d in devices}
-    for t in db.iter_trials(ids=ids) if ids else ():
+    for t in db.iter_trials(job=job.name):
         p = pairs.setdefault((t.workload.key, t.device), Pair(t.workload, t.device))
         p.statuses[t.status] = p.statuses.get(t.status, 0) + 1
         ok = t.status == "ok" and t.latency_s
@@ -125,18 +124,10 @@ def collect(db: TuningDB, job: JobInfo) -> list[Pair]:
             p.first_at = at if p.first_at is None else min(p.first_at, at)
             p.last_at = at if p.last_at is None else max(p.last_at, at)
     start = job.started_at or job.created_at
-    mine = set(ids)
     for p in pairs.values():
         p.vendor = vendor_figure(p.device, p.workload)
-        if db.device(p.device) is None:
-            continue
-        before = [
-            r.latency_s
-            for r in db.trials(p.workload, p.device)
-            if r.id not in mine and r.status == "ok" and r.latency_s
-            and r.generator_version == GENERATOR_VERSION and _aware(r.created_at) < start
-        ]  # fmt: skip
-        p.previous_s = min(before, default=None)
+        if db.device(p.device) is not None:
+            p.previous_s = db.best_before(p.workload, p.device, start, exclude_job=job.name)
     order = {k: i for i, k in enumerate(dict.fromkeys(w for w, _ in pairs))}
     rank = {d: i for i, d in enumerate(dict.fromkeys([*devices, *(d for _, d in pairs)]))}
     return sorted(pairs.values(), key=lambda p: (order[p.workload.key], rank[p.device]))

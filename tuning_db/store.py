@@ -305,6 +305,26 @@ class TuningDB:
                 out.setdefault((key, device), {})[status] = n
         return out
 
+    def best_before(
+        self, w: Workload, device: str, before: datetime, exclude_job: str = ""
+    ) -> float | None:
+        """The fastest OK latency of the current generator among trials stored before `before`
+        and not by job `exclude_job` (a report's "previous best")."""
+        q = (
+            self._trials_of(w, device)
+            .outerjoin(JobRow, TrialRow.job_id == JobRow.id)
+            .where(
+                TrialRow.status == OK,
+                TrialRow.latency_s.is_not(None),
+                TrialRow.generator_version == GENERATOR_VERSION,
+                TrialRow.created_at < before,
+                TrialRow.job_id.is_(None) | (JobRow.name != exclude_job),
+            )
+            .with_only_columns(func.min(TrialRow.latency_s))
+        )
+        with self.session(write=False) as s:
+            return s.scalar(q)
+
     def job_trial_ids(self, name: str) -> list[int]:
         """Ids of the trials job `name` measured, oldest first (for iter_trials)."""
         q = (
@@ -376,9 +396,11 @@ class TuningDB:
         with self.session(write=False) as s:
             return s.get(TrialRow, trial_id)
 
-    def iter_trials(self, *, ids: Sequence[int] | None = None) -> Iterator[TrialRecord]:
-        """Every stored trial (or those of `ids`) as a record, uid and all, in id order, read
-        in chunks."""
+    def iter_trials(
+        self, *, ids: Sequence[int] | None = None, job: str | None = None
+    ) -> Iterator[TrialRecord]:
+        """Every stored trial (or those of `ids`, or of job `job`) as a record, uid and all, in
+        id order, read in chunks."""
         last = 0
         while True:
             q = (
@@ -400,6 +422,8 @@ class TuningDB:
             )
             if ids is not None:
                 q = q.where(TrialRow.id.in_(sorted(ids)))
+            if job is not None:
+                q = q.where(JobRow.name == job)
             with self.session(write=False) as s:
                 rows = s.execute(q).all()
             if not rows:

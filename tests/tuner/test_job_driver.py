@@ -95,7 +95,7 @@ def test_cancel_stops_a_job_and_resume_finishes_it_without_repeats(tmp_path):
     assert jobs.Driver(url, name, FakePool()).run() == "done"
     counts = db.job_counts(name)
     assert [sum(c.values()) for c in counts.values()] == [40, 40]
-    rows = list(db.iter_trials(ids=db.job_trial_ids(name)))
+    rows = list(db.iter_trials(job=name))
     assert len({(t.workload.key, t.schedule.key) for t in rows}) == 80
     db.close()
 
@@ -136,7 +136,7 @@ def test_a_job_survives_its_database_connections_being_killed(pg_url):
     assert status == "done", db.job(name).error
     counts = db.job_counts(name)
     assert [sum(c.values()) for c in counts.values()] == [40, 40]
-    rows = list(db.iter_trials(ids=db.job_trial_ids(name)))
+    rows = list(db.iter_trials(job=name))
     assert len({t.uid for t in rows}) == len({(t.workload.key, t.schedule.key) for t in rows}) == 80
     db.close()
 

@@ -186,7 +186,7 @@ onnx = "model.onnx"
     # totals equal to the budget; no schedule measured twice; each device did its own work
     counts = store.job_counts("fleet")
     assert len(counts) == 6 and all(sum(c.values()) == trials for c in counts.values()), counts
-    rows = [t for t in store.iter_trials(ids=store.job_trial_ids("fleet"))]
+    rows = [t for t in store.iter_trials(job="fleet")]
     assert len(rows) == total
     keys = [(t.workload.key, t.device, t.schedule.key) for t in rows]
     assert len(set(keys)) == total
