@@ -54,12 +54,15 @@ ISSUE = [
 def benchmark_rows() -> list[tuple]:
     """The C2D and DEP rows of the benchmark set at batch 1 and 16."""
     out = []
-    for op, fam in (("conv2d", "C2D"), ("depthwise_conv2d", "DEP")):
-        for n in (1, 16):
+    for n in (1, 16):
+        for op, fam in (("conv2d", "C2D"), ("depthwise_conv2d", "DEP")):
             for w in benchmark_set(op):
                 shape = {**w.shape, "N": n}
                 w = Workload.create(op, shape, w.layout)
-                out.append((f"{fam} N{n} {w.shape_text}", op, w, None, None))
+                ch = f"{shape['CI']}-{shape['CO']}" if "CI" in shape else f"C{shape['C']}"
+                name = f"{fam} N{n} {shape['H']}x{shape['W']} {ch} k{shape['kernel']} " \
+                       f"s{shape['stride']} {w.layout}"  # fmt: skip
+                out.append((name, op, w, None, None))
     return out
 
 
