@@ -29,6 +29,46 @@ from measure.runner import Runner  # noqa: E402
 from search_spaces import Schedule, Workload, generate, naive  # noqa: E402
 
 
+def tune_fresh(
+    op: str, shape: str, trials: int, seed: int, workdir: Path, extra: tuple[str, ...] = ()
+) -> tuple[float, dict, list[str]]:
+    """`tune run` on a fresh database and a fresh PoCL kernel cache (so the tuning time includes
+    every compile) in `workdir`; returns the wall-clock tuning time, the `tune lookup` JSON of
+    the best, and the command."""
+    db = workdir / "bench.db"
+    tune = [sys.executable, "-m", "tuner.cli"]
+    cmd = [*tune, "run", "--op", op, "--shape", shape, "--device", "auto",
+           "--trials", str(trials), "--seed", str(seed), "--db", str(db), *extra]  # fmt: skip
+    env = {**os.environ, "POCL_CACHE_DIR": str(workdir / "pocl-cache")}
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+    tuning_s = time.perf_counter() - t0
+    found = subprocess.run(
+        [*tune, "lookup", "--op", op, "--shape", shape, "--db", str(db)],
+        check=True, cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    return tuning_s, json.loads(found.stdout), cmd
+
+
+def time_interleaved(
+    runner: Runner, w: Workload, kernels: dict, rounds: int, errors: dict | None = None
+) -> dict[str, list[float]]:
+    """The fixed protocol: `rounds` rounds over the kernels in turn (so drift on a shared machine
+    hits all alike), each round the median of at least 5 samples and 0.2 s of kernel time, after
+    a check against NumPy. Returns each kernel's round medians; `errors`, when given, gets each
+    kernel's largest relative error against NumPy."""
+    opts = MeasureOptions(min_repeats=5, budget_s=0.2)
+    out: dict[str, list[float]] = {k: [] for k in kernels}
+    for _ in range(rounds):
+        for name, k in kernels.items():
+            r = runner.measure(MeasureInput(w, k, opts))
+            assert r.ok, f"{name}: {r.status} {r.error}"
+            out[name].append(r.latency_s)
+            if errors is not None:
+                errors[name] = max(errors.get(name, 0.0), r.max_rel_error)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--op", default="matmul")
@@ -39,20 +79,7 @@ def main() -> None:
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="naive-vs-tuned-"))
-    db = workdir / "bench.db"
-    tune = [sys.executable, "-m", "tuner.cli"]
-    cmd = [*tune, "run", "--op", args.op, "--shape", args.shape, "--device", "auto",
-           "--trials", str(args.trials), "--seed", str(args.seed), "--db", str(db)]  # fmt: skip
-    # a fresh PoCL kernel cache, so the tuning time includes every compile
-    env = {**os.environ, "POCL_CACHE_DIR": str(workdir / "pocl-cache")}
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
-    tuning_s = time.perf_counter() - t0
-    found = subprocess.run(
-        [*tune, "lookup", "--op", args.op, "--shape", args.shape, "--db", str(db)],
-        check=True, cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    best = json.loads(found.stdout)
+    tuning_s, best, cmd = tune_fresh(args.op, args.shape, args.trials, args.seed, workdir)
 
     device = detect_local()[0]
     w = Workload.parse(args.op, args.shape)
@@ -60,14 +87,7 @@ def main() -> None:
         "naive (1 work-item/output)": generate(w, naive(w.compute, device.target), device.target),
         "tuned": generate(w, Schedule.from_json(best["schedule"]), device.target),
     }
-    runner = Runner(OpenCLBackend(device))
-    opts = MeasureOptions(min_repeats=5, budget_s=0.2)
-    rounds: dict[str, list[float]] = {k: [] for k in kernels}
-    for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits both
-        for name, k in kernels.items():
-            r = runner.measure(MeasureInput(w, k, opts))
-            assert r.ok, f"{name}: {r.status} {r.error}"
-            rounds[name].append(r.latency_s)
+    rounds = time_interleaved(Runner(OpenCLBackend(device)), w, kernels, args.rounds)
 
     lat = {k: statistics.median(v) for k, v in rounds.items()}
     print()
