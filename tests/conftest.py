@@ -39,6 +39,34 @@ def local_device():
     return (cpus or devices)[0]
 
 
+def start_cluster(local_device, nodes: dict[str, str]):
+    """A real Ray cluster on 127.0.0.1: a head without devices and one node per `nodes` entry
+    (key -> device name), each advertising its name as an alias of the local OpenCL device.
+    Returns the cluster and its nodes by key."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from measure.pool import ALIAS_LABEL
+
+    if ray.is_initialized():
+        ray.shutdown()
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False},
+    )
+    added = {
+        key: c.add_node(
+            num_cpus=1,
+            resources={f"device:{name}": 1},
+            labels={ALIAS_LABEL + name: local_device.name},
+            node_ip_address="127.0.0.1",
+        )  # fmt: skip
+        for key, name in nodes.items()
+    }
+    c.wait_for_nodes()
+    return c, added
+
+
 @pytest.fixture(scope="session")
 def runner(local_device):
     from measure.opencl import OpenCLBackend

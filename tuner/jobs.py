@@ -71,7 +71,7 @@ def create(db: TuningDB, spec: JobSpec, available: list[str]) -> str:
 
 # --- state that anyone can read -------------------------------------------------------------
 @dataclass(frozen=True)
-class Progress:
+class JobProgress:
     job: JobInfo
     spec: JobSpec
     counts: dict[tuple[str, str], dict[str, int]]  # (workload key, device) -> status -> n
@@ -92,11 +92,11 @@ class Progress:
         return self.job.status
 
 
-def progress(db: TuningDB, name: str) -> Progress:
+def progress(db: TuningDB, name: str) -> JobProgress:
     job = db.job(name)
     if job is None:
         raise KeyError(name)
-    return Progress(job, JobSpec.from_json(job.spec), db.job_counts(name))
+    return JobProgress(job, JobSpec.from_json(job.spec), db.job_counts(name))
 
 
 def driver_lost(job: JobInfo) -> bool:

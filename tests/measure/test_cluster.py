@@ -13,36 +13,16 @@ from pathlib import Path
 import pytest
 
 from measure import DevicePool, MeasureInput, MeasureOptions, Status, UnknownDevice
-from measure.pool import ALIAS_LABEL
 from search_spaces import Workload, generate, naive
+from tests.conftest import start_cluster
 
 pytestmark = pytest.mark.xdist_group("ray-cluster")
 
 
 @pytest.fixture(scope="module")
 def cluster(local_device):
-    import ray
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    c = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False},
-    )
-    nodes = {}
-    for key, name in (
-        ("alpha", "alpha"),
-        ("beta", "beta"),
-        ("gamma1", "gamma"),
-        ("gamma2", "gamma"),
-    ):
-        nodes[key] = c.add_node(
-            num_cpus=1,
-            resources={f"device:{name}": 1},
-            labels={ALIAS_LABEL + name: local_device.name},
-            node_ip_address="127.0.0.1",
-        )
+    nodes = {"alpha": "alpha", "beta": "beta", "gamma1": "gamma", "gamma2": "gamma"}
+    c, nodes = start_cluster(local_device, nodes)
     pool = DevicePool(c.address)
     pool.start()
     yield c, nodes, pool

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import start_cluster
 from tuner.jobspec import SpecError, load_spec, parse_spec
 from tuner.onnx_import import workloads_from_onnx
 from tuning_db import TuningDB
@@ -119,22 +120,7 @@ shape = "N=1,H=12,W=12,CI=8,CO=8,kernel=3,stride=1,padding=1"
 
 @pytest.fixture(scope="module")
 def cluster(local_device):
-    import ray
-    from ray.cluster_utils import Cluster
-
-    from measure.pool import ALIAS_LABEL
-
-    if ray.is_initialized():
-        ray.shutdown()
-    c = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False},
-    )
-    for name in ("alpha", "beta"):
-        c.add_node(num_cpus=1, resources={f"device:{name}": 1},
-                   labels={ALIAS_LABEL + name: local_device.name},
-                   node_ip_address="127.0.0.1")  # fmt: skip
-    c.wait_for_nodes()
+    c, _ = start_cluster(local_device, {"alpha": "alpha", "beta": "beta"})
     yield c
     c.shutdown()
 
