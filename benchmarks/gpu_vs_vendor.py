@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.random_vs_vendor import vendor_fn  # noqa: E402
+from benchmarks.random_vs_vendor import time_vendor, vendor_fn  # noqa: E402
 from measure import DevicePool, MeasureInput, MeasureOptions, detect_local  # noqa: E402
 from measure.pool import open_backend  # noqa: E402
 from measure.runner import relative_error  # noqa: E402
@@ -71,21 +70,7 @@ SPIN_CYCLES = 200_000  # about 100 us of a spinning kernel at the H100/H200's cl
 
 def event_time(fn, before, repeats: int = 100) -> float:
     """Median seconds of one `fn()` between CUDA events, `before()` queued ahead of each."""
-    import torch
-
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    samples = []
-    for _ in range(repeats):
-        before()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        samples.append(a.elapsed_time(b) * 1e-3)
-    return statistics.median(samples)
+    return time_vendor(fn, repeats, before)
 
 
 def protocols() -> dict:

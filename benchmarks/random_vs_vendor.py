@@ -96,7 +96,9 @@ def vendor_fn(w: Workload, arrays: list[np.ndarray], device: str = "cuda"):
     return None, None
 
 
-def time_vendor(fn, repeats: int = 30) -> float:
+def time_vendor(fn, repeats: int = 30, before=None) -> float:
+    """Median seconds of one `fn()` between CUDA events, after 3 warm-ups; `before()`, where
+    given, is queued ahead of each sample (gpu_vs_vendor.py: a spin kernel or an L2 flush)."""
     import torch
 
     for _ in range(3):
@@ -104,6 +106,8 @@ def time_vendor(fn, repeats: int = 30) -> float:
     torch.cuda.synchronize()
     samples = []
     for _ in range(repeats):
+        if before is not None:
+            before()
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
         fn()
