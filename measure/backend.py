@@ -64,6 +64,12 @@ class Backend(ABC):
     def load(self, kernel: KernelSource, artifact: Any) -> Any:
         """A launchable kernel from what compile_artifact returned; BuildError on failure."""
 
+    @classmethod
+    def prebuild(cls, kernel: KernelSource, build_key: Any) -> Any:
+        """compile_artifact in a helper process that knows the whole kernel, launch included:
+        a backend whose driver finishes compiling at the first launch finishes it here."""
+        return cls.compile_artifact(kernel.source, build_key)
+
     def build(self, kernel: KernelSource) -> Any:
         """compile_artifact and load in this process."""
         return self.load(kernel, self.compile_artifact(kernel.source, self.build_key))

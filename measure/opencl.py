@@ -28,6 +28,14 @@ def _build(context: Any, source: str) -> Any:
         raise BuildError(str(e)) from None
 
 
+def _helper_program(source: str, build_key: Any) -> Any:
+    """Build `source` in this (helper) process's own context for the device."""
+    if build_key not in _contexts:
+        pi, di = build_key
+        _contexts[build_key] = cl.Context([cl.get_platforms()[pi].get_devices()[di]])
+    return _build(_contexts[build_key], source)
+
+
 class OpenCLBackend(Backend):
     """Compiles with the platform's OpenCL compiler and times with profiling events."""
 
@@ -50,10 +58,26 @@ class OpenCLBackend(Backend):
     def compile_artifact(source: str, build_key: Any) -> None:
         """Build once in this process: drivers keep the binary in their on-disk cache (PoCL's
         kcache, NVIDIA's ComputeCache), so the worker's own build of it is quick."""
-        if build_key not in _contexts:
-            pi, di = build_key
-            _contexts[build_key] = cl.Context([cl.get_platforms()[pi].get_devices()[di]])
-        _build(_contexts[build_key], source)
+        _helper_program(source, build_key)
+        return None
+
+    @classmethod
+    def prebuild(cls, kernel: KernelSource, build_key: Any) -> None:
+        """Build, and on CPUs also run one work-group on scratch buffers: PoCL compiles a
+        kernel for its work-group size at the first launch and keeps that in its cache too,
+        so the worker's own first launch is quick."""
+        program = _helper_program(kernel.source, build_key)
+        context = _contexts[build_key]
+        if not context.devices[0].type & cl.device_type.CPU:
+            return None
+        try:
+            queue = cl.CommandQueue(context)
+            size = [4 * max(1, int(np.prod(a.shape))) for a in kernel.args]
+            buffers = [cl.Buffer(context, cl.mem_flags.READ_WRITE, n) for n in size]
+            getattr(program, kernel.entry)(queue, kernel.local_size, kernel.local_size, *buffers)
+            queue.finish()
+        except (cl.RuntimeError, cl.LogicError, cl.MemoryError, AttributeError):
+            pass  # the worker's own launch reports it
         return None
 
     def load(self, kernel: KernelSource, artifact: Any) -> Any:

@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from measure.devices import LocalDevice, detect_local
 from measure.records import MeasureInput, MeasureResult, Status
+from search_spaces import KernelSource
 
 RESOURCE_PREFIX = "device:"
 ALIAS_LABEL = "tune.alias."
@@ -83,31 +84,35 @@ class DeviceWorker:
         self.device = resolve(name, labels)
         backend = open_backend(self.device)
         self.runner = Runner(backend)
-        # GPUs: builds run on every core while the device times; CPUs: one build at a time,
-        # never beside a timed run (it would share the cores being measured)
+        # builds run in helper processes, one per core: on GPUs while the device times; on
+        # CPUs only between timings (a build beside a timed run would share the cores being
+        # measured), so a batch is built on every core, then timed alone
         self.gpu = self.device.target.kind == "gpu"
-        workers = (os.cpu_count() or 2) if self.gpu else 1
-        self.builder = Builder(type(backend).compile_artifact, backend.build_key, workers)
+        self.builder = Builder(type(backend).prebuild, backend.build_key, os.cpu_count() or 2)
 
     def info(self) -> LocalDevice:
         return self.device
 
-    def prepare(self, sources: list[str]) -> None:
-        """Start building these kernels (GPUs only; see __init__)."""
-        if self.gpu:
-            self.builder.submit(sources)
+    def prepare(self, kernels: list[KernelSource]) -> None:
+        """Start building these kernels."""
+        self.builder.submit(kernels)
 
     def measure(self, inp: MeasureInput) -> MeasureResult:
         from measure.backend import BuildError
-        from measure.builder import CompileTimeout
+        from measure.builder import CompileTimeout, HelperCrashed
 
+        timeout = inp.options.compile_timeout_s
         try:
-            artifact, waited = self.builder.get(inp.kernel.source, inp.options.compile_timeout_s)
+            artifact, waited = self.builder.get(inp.kernel, timeout)
         except CompileTimeout as e:
             return MeasureResult(Status.COMPILE_TIMEOUT, error=str(e), worker=self.where)
         except BuildError as e:
             status = Status.OUT_OF_RESOURCES if e.out_of_resources else Status.COMPILE_ERROR
             return MeasureResult(status, error=str(e)[-4000:], worker=self.where)
+        except HelperCrashed:  # build it here: if it crashes this process, the pool retries
+            return replace(self.runner.measure(inp), worker=self.where)
+        if not self.gpu:
+            self.builder.settle(timeout)
         result = self.runner.measure(inp, artifact, compile_s=waited)
         return replace(result, worker=self.where)
 
@@ -267,7 +272,7 @@ class DevicePool:
                 time.sleep(0.05)  # others may hand back work; wait for them
                 continue
             ahead = list(todo.queue)[:LOOKAHEAD]  # builds overlap this chunk's timing
-            actor.prepare.remote([inputs[i].kernel.source for i in chunk + ahead])
+            actor.prepare.remote([inputs[i].kernel for i in chunk + ahead])
             for pos, i in enumerate(chunk):
                 inp = inputs[i]
                 ref = actor.measure.remote(inp)

@@ -28,7 +28,8 @@ class MeasureOptions:
     (each after an L2 flush on GPUs when `flush`) until at least `min_repeats` samples and
     `budget_s` seconds of kernel time with a relative spread (interquartile range / median) of
     at most `noise`, or `max_budget_s` seconds, or `max_repeats` samples. Timing stops early
-    for a kernel slower than `cutoff_s` per run. A candidate that takes longer than
+    for a kernel slower than `cutoff_s` per run: one whose checked run already took longer is
+    not run again, that run being its one sample. A candidate that takes longer than
     `compile_timeout_s` to build is a compile timeout; one whose measurement outlasts
     `timeout_s` after building is a timeout (its worker is replaced).
     """

@@ -100,7 +100,9 @@ class Runner:
             stage = "time"
             t3 = time.perf_counter()
             samples: list[float] = []
-            if first <= opts.cutoff_s:
+            if first > opts.cutoff_s:  # hopeless: its checked run is its one sample
+                samples.append(first)
+            else:
                 for _ in range(opts.warmup):
                     be.launch(compiled, kernel, args)
             while not enough(samples, opts):

@@ -29,6 +29,14 @@ class TuneOptions:
     job: str = ""
     confirm_top: int = 3  # candidates re-measured at a time before a best is promoted
     confirm_rounds: int = 5
+    # a candidate this many times slower than the best so far is timed no further (its checked
+    # run is its sample); None: 3 on CPUs, whose slow kernels take seconds a run, 20 on GPUs
+    cutoff: float | None = None
+
+    def cutoff_for(self, target) -> float:
+        if self.cutoff is not None:
+            return self.cutoff
+        return 3.0 if target.kind == "cpu" else 20.0
 
 
 @dataclass(frozen=True)
@@ -237,9 +245,9 @@ def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: in
         schedules = task.policy.propose(min(options.batch, n - done))
         if not schedules:
             break
-        # stop timing hopeless candidates early: 20x slower than the best so far
-        best = task.best
-        opts = replace(options.measure, cutoff_s=20 * best) if best else options.measure
+        # stop timing hopeless candidates early (see TuneOptions.cutoff)
+        best, factor = task.best, options.cutoff_for(target)
+        opts = replace(options.measure, cutoff_s=factor * best) if best else options.measure
         inputs = [MeasureInput(workload, generate(workload, s, target), opts) for s in schedules]
         results: list[MeasureResult] = pool.measure(device.name, inputs)
         db.add_trials(

@@ -69,3 +69,13 @@ def test_detected_devices_take_the_catalog_figures_and_unknown_ones_stay_generic
     assert merged.compute_units == 132  # limits stay as queried
     unknown = Target("mystery-gpu", "gpu", "cuda", 512, 16384, 256, 7)
     assert with_catalog(unknown) == unknown
+
+
+def test_a_kernel_slower_than_the_cutoff_is_not_run_again_after_its_check(runner, local_device):
+    w = Workload.parse("matmul", "M=64,N=64,K=64")
+    k = generate(w, naive(w.compute, local_device.target), local_device.target)
+    hopeless = runner.measure(MeasureInput(w, k, MeasureOptions(cutoff_s=1e-12, min_repeats=5)))
+    assert hopeless.status is Status.OK and hopeless.max_rel_error <= 1e-4
+    assert len(hopeless.samples) == 1 and hopeless.latency_s == hopeless.samples[0]
+    timed = runner.measure(MeasureInput(w, k, MeasureOptions(min_repeats=5, budget_s=0.001)))
+    assert len(timed.samples) >= 5
