@@ -22,6 +22,11 @@ class Schedule:
     `stages` (tile_cache) is how many outer reduction steps' tiles are in local memory at once:
     1 stages each step and then computes it; S > 1 keeps S buffers and fetches step k + S - 1
     (asynchronously where the dialect can) while step k is computed.
+    `rsplit` (tile_cache) splits the reduction among the work-items of a group: R > 1 runs R
+    slices of the thread tile, each reducing an R-th of the inner reduction tile of one axis
+    (the last whose inner tile R divides) over the same staged tiles, and slice 0 adds the
+    others' partial accumulators through local memory before the epilogue. Work-groups then
+    have R times the work-items for the same outputs, for layers with few outputs.
 
     xthread: spatial[a] = (1, 1, rows) rows per work-group along each row axis (1 on the others);
     reduce all 1; `threads` work-items share each row's reduction; `unroll` as above.
@@ -36,6 +41,7 @@ class Schedule:
     threads: int = 0  # xthread: work-items that share each row's reduction
     cache_t: tuple[str, ...] = ()  # cached inputs stored reduction-dimensions first
     stages: int = 1  # tile_cache: buffers of the local-memory pipeline (1: none)
+    rsplit: int = 1  # tile_cache: slices of work-items that share the reduction (1: none)
 
     def to_json(self) -> dict:
         out = {
@@ -52,6 +58,8 @@ class Schedule:
             out["cache_t"] = list(self.cache_t)
         if self.stages != 1:  # left out at its default: older schedules keep their keys
             out["stages"] = self.stages
+        if self.rsplit != 1:
+            out["rsplit"] = self.rsplit
         return out
 
     @staticmethod
@@ -67,6 +75,7 @@ class Schedule:
                 threads=int(d.get("threads", 0)),
                 cache_t=tuple(str(c) for c in d.get("cache_t", ())),
                 stages=int(d.get("stages", 1)),
+                rsplit=int(d.get("rsplit", 1)),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a schedule: {d!r} ({e})") from None

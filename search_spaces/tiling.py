@@ -120,6 +120,21 @@ class Tiling:
         return prod(s.blocks for s in self.spatial)
 
     @property
+    def group_size(self) -> int:
+        """Work-items per group: the thread tile, once per reduction slice (rsplit)."""
+        return self.threads * self.schedule.rsplit
+
+    @property
+    def split_axis(self) -> int | None:
+        """The reduce axis whose inner tile the reduction slices share out (rsplit > 1): the
+        last one that the split divides; None when there is no split or none fits."""
+        r = self.schedule.rsplit
+        if r == 1:
+            return None
+        fits = [i for i, t in enumerate(self.reduce) if t.inner % r == 0]
+        return fits[-1] if fits else None
+
+    @property
     def accumulators(self) -> int:
         return prod(s.vthread * s.inner for s in self.spatial)
 
@@ -201,9 +216,16 @@ class Tiling:
     def local_bytes(self) -> int:
         stages = self.schedule.stages
         if stages == 1:
-            return sum(4 * self.cache_region(t).size for t in self.schedule.cache)
-        sizes = (self.cache_region(t).size for t in self.schedule.cache)
-        return sum(4 * stages * stage_stride(size) for size in sizes)
+            staged = sum(4 * self.cache_region(t).size for t in self.schedule.cache)
+        else:
+            sizes = (self.cache_region(t).size for t in self.schedule.cache)
+            staged = sum(4 * stages * stage_stride(size) for size in sizes)
+        return staged + 4 * self.partial_floats
+
+    @property
+    def partial_floats(self) -> int:
+        """Local floats that hold the partial accumulators of reduction slices 1 .. R-1."""
+        return (self.schedule.rsplit - 1) * self.threads * self.accumulators
 
 
 def stage_stride(size: int) -> int:

@@ -8,6 +8,9 @@ Kernel structure (one work-item):
         for inner reduction (unroll annotation): for register tile (unrolled): acc += body
         [barrier]
     for register tile (unrolled): out = epilogue(acc), guarded where tiles overrun the extent
+With a split reduction (rsplit R > 1) the group holds R slices of the thread tile (rs = lid / T):
+every work-item helps stage, slice rs reduces its R-th of one inner reduction tile, and before
+the epilogue slices 1 .. R-1 leave their accumulators in local memory for slice 0 to add.
 The innermost spatial axis is vectorised by `vector`: contiguous reads become vector loads,
 reads that do not depend on it are broadcast, anything else is gathered lane by lane.
 """
@@ -117,6 +120,9 @@ class TileLowering:
         # floats apart; `sbuf` is the buffer in use
         self.stages = schedule.stages if self.regions else 1
         self.stride = {n: stage_stride(reg.size) for n, reg in self.regions.items()}
+        # split reduction: `rsplit` slices of the thread tile share the inner tile of one axis
+        self.rsplit = schedule.rsplit
+        self.split = self.t.split_axis
 
     def aligned(self, index: Expr) -> bool:
         """Whether a flat index (in axis names or loop variables) is a multiple of the vector
@@ -259,6 +265,7 @@ class TileLowering:
         """
         reg = self.regions[name]
         tensor = self.c.tensor(name)
+        group = self.t.group_size  # every work-item helps, whatever its reduction slice
         width = FETCH if self.fetch_aligned(reg, tensor) else 1
         extent = list(reg.extent)
         extent[-1] //= width
@@ -281,7 +288,7 @@ class TileLowering:
         where = reg.storage_index(tuple(coords))
         if self.stages > 1:
             body += self.copies(name, reg, coords, src, src_aligned, steps, gidx, ranges, width)
-            return [For(e.name, prod(extent), tuple(body), step=self.t.threads, start=Var("lid"))]
+            return [For(e.name, prod(extent), tuple(body), step=group, start=Var("lid"))]
         load = guarded_read(Read(name, gidx), tensor, ranges, width, src_aligned)
         if width == 1:
             body.append(Assign(Elem("sm_" + name, where), load))
@@ -296,7 +303,7 @@ class TileLowering:
                         Elem("sm_" + name, reg.storage_index(shifted)), LaneOf(Var("v_" + name), k)
                     )
                 )
-        return [For(e.name, prod(extent), tuple(body), step=self.t.threads, start=Var("lid"))]
+        return [For(e.name, prod(extent), tuple(body), step=group, start=Var("lid"))]
 
     def copies(self, name, reg, coords, src, src_aligned, steps, gidx, ranges, width) -> list[Stmt]:
         """The copy statements of one work-item's share of a pipelined stage: one `width`-float
@@ -368,11 +375,18 @@ class TileLowering:
         stmts: list[Stmt] = [
             ArrayDecl("sm_" + n, "float", self.local_size(n), "local") for n in self.regions
         ]
+        if self.rsplit > 1:
+            stmts.append(ArrayDecl("partials", "float", t.partial_floats, "local"))
         stmts.append(Decl("gid", "int", Special("group")))
         stmts.append(Decl("lid", "int", Special("local")))
+        thread_base = "lid"
+        if self.rsplit > 1:  # the reduction slice, and the work-item within the thread tile
+            stmts.append(Decl("rs", "int", simplify(Var("lid") // t.threads)))
+            stmts.append(Decl("tl", "int", simplify(Var("lid") % t.threads)))
+            thread_base = "tl"
         blocks = [(("blk_" + a.name), a.blocks) for a in t.spatial]
         threads = [(("thr_" + a.name), a.thread) for a in t.spatial]
-        for base, dims in (("gid", blocks), ("lid", threads)):
+        for base, dims in (("gid", blocks), (thread_base, threads)):
             below = 1
             for var, n in reversed(dims):
                 if var not in self.zero:
@@ -398,9 +412,19 @@ class TileLowering:
         ssrsrs = s.sketch == "tile_cpu"
         body = self.tile_loops(inner, ("in_",) if ssrsrs else ("in_", "vt_"))
         ki_loops = [r for r in t.reduce if "ki_" + r.name not in self.zero]
+        split = None if self.split is None else t.reduce[self.split].name
         for i, r in enumerate(reversed(ki_loops)):
             unroll = (s.unroll or None) if i == 0 else None
-            body = [For("ki_" + r.name, r.inner, tuple(body), unroll=unroll)]
+            if r.name == split:  # this slice's part of the inner tile
+                chunk = r.inner // self.rsplit
+                if chunk == 1:
+                    body = [Block((Decl("ki_" + r.name, "int", Var("rs")), *body))]
+                else:
+                    ki = simplify(Var("rs") * chunk + Var("kj_" + r.name))
+                    mine = Decl("ki_" + r.name, "int", ki)
+                    body = [For("kj_" + r.name, chunk, (mine, *body), unroll=unroll)]
+            else:
+                body = [For("ki_" + r.name, r.inner, tuple(body), unroll=unroll)]
         if ssrsrs:
             body = self.tile_loops(body, ("vt_",))
         ko_loops = [r for r in t.reduce if "ko_" + r.name not in self.zero]
@@ -413,6 +437,10 @@ class TileLowering:
         for r in reversed(ko_loops):
             body = [For("ko_" + r.name, r.outer, tuple(body))]
         stmts += body
+        gather: list[Stmt] = []
+        if self.rsplit > 1:
+            stmts += self.leave_partials(nacc)
+            gather = self.gather_partials(nacc)
 
         out = c.output
         epi: list[Stmt] = self.axis_decls(c.spatial)
@@ -422,12 +450,43 @@ class TileLowering:
         spill = [Bin("<", Var(a.name), Const(a.extent)) for a in t.spatial if a.covered > a.extent]
         guard = all_of(spill)
         epi.append(store if guard is None else If(guard, (store,)))
-        stmts += self.tile_loops(epi)
+        epilogue = self.tile_loops(epi)
+        if self.rsplit > 1:  # slice 0 adds the other slices' partials and stores
+            epilogue = [If(Bin("==", Var("rs"), Const(0)), (*gather, *epilogue))]
+        stmts += epilogue
 
         params = tuple(Param(x.name, x.shape, False) for x in c.inputs) + (
             Param(out.name, out.shape, True),
         )
-        return KernelIR(self.name, params, tuple(stmts), t.groups, t.threads, self.width)
+        return KernelIR(self.name, params, tuple(stmts), t.groups, t.group_size, self.width)
+
+    def partial_index(self, slot: Expr, lane: int, nacc: int) -> Expr:
+        """Where accumulator z's lane of slice slot + 1 lies among the partials: lane by lane,
+        so that neighbouring work-items touch neighbouring floats."""
+        z, tl = Var("z"), Var("tl")
+        return simplify(
+            simplify(simplify(slot * nacc + z) * self.width + lane) * self.t.threads + tl
+        )
+
+    def leave_partials(self, nacc: int) -> list[Stmt]:
+        """Slices 1 .. R-1 store their accumulators in local memory; then a barrier."""
+        acc = Elem("acc", Var("z"))
+        lanes = [acc] if self.width == 1 else [LaneOf(acc, k) for k in range(self.width)]
+        slot = Var("rs") - 1
+        keep = tuple(
+            Assign(Elem("partials", self.partial_index(slot, k, nacc)), v)
+            for k, v in enumerate(lanes)
+        )
+        return [If(Bin("<", Const(0), Var("rs")), (For("z", nacc, keep, unroll=0),)), Barrier()]
+
+    def gather_partials(self, nacc: int) -> list[Stmt]:
+        """Slice 0 combines the other slices' partials into its accumulators."""
+        loads = [
+            Load("partials", self.partial_index(Var("sl"), k, nacc)) for k in range(self.width)
+        ]
+        value = loads[0] if self.width == 1 else Lanes(tuple(loads))
+        add = update(self.c.combine, Elem("acc", Var("z")), value)
+        return [For("z", nacc, (For("sl", self.rsplit - 1, (add,), unroll=0),), unroll=0)]
 
 
 def lower_tile(compute: ComputeDef, schedule: Schedule, name: str) -> KernelIR:

@@ -12,6 +12,7 @@ from search_spaces.target import Target
 
 UNROLLS = (0, 1, 4, 16)
 STAGES = (1, 2, 3)  # tile_cache: local-memory buffers of the reduction pipeline
+RSPLITS = (1, 2, 4, 8, 16)  # tile_cache: slices of work-items that share the reduction
 
 
 @dataclass(frozen=True)

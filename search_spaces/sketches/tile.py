@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from math import prod
+from math import log2, prod
 
 from search_spaces.compute import ComputeDef
 from search_spaces.expr import free_vars, reads
 from search_spaces.schedule import Schedule
 from search_spaces.sketches.base import (
+    RSPLITS,
     STAGES,
     UNROLLS,
     Sketch,
@@ -84,6 +85,37 @@ def capped_split(extent: int, caps: tuple[int, ...], rng: random.Random) -> list
     return levels
 
 
+# Work-items per compute unit that a split reduction aims for (half of an SM's 2048 slots)
+FILL = 1024
+
+
+def split_reduction(compute: ComputeDef, target: Target, rng: random.Random, s: Schedule
+                    ) -> Schedule:  # fmt: skip
+    """`s` with its reduction split among 2 to 16 slices of work-items (rsplit), often where
+    the tiles leave the GPU short of threads (fewer work-items than FILL per compute unit: a
+    small-spatial layer), rarely elsewhere; `s` itself where no split fits. Half the time the
+    split that comes nearest FILL, else any that fits."""
+    tiling = Tiling(compute, s)
+    items = tiling.groups * tiling.threads
+    few = items < target.compute_units * FILL
+    if rng.random() >= (0.6 if few else 0.1):
+        return s
+    limit = target.max_threads_with_barriers or target.max_threads
+    options = []
+    for r in RSPLITS[1:]:
+        split = replace(s, rsplit=r)
+        t = Tiling(compute, split)
+        if t.split_axis is not None and t.group_size <= limit:
+            if t.local_bytes() <= target.max_local_bytes:
+                options.append(split)
+    if not options:
+        return s
+    if few and rng.random() < 0.5:
+        want = target.compute_units * FILL / items
+        return min(options, key=lambda o: abs(log2(o.rsplit / want)))
+    return rng.choice(options)
+
+
 class TileRule(SketchRule):
     """Applies to single-stage computations; tile_cache where an input is reused."""
 
@@ -112,8 +144,8 @@ class TileRule(SketchRule):
         last = tiling.spatial[-1]
         if last.extent % s.vector or last.inner % s.vector:
             return "vector width must divide the innermost axis and its inner tile"
-        if tiling.threads > target.max_threads:
-            return f"{tiling.threads} threads per group exceed {target.max_threads}"
+        if tiling.group_size > target.max_threads:
+            return f"{tiling.group_size} threads per group exceed {target.max_threads}"
         if tiling.accumulators > target.max_accumulators:
             return f"{tiling.accumulators} accumulators exceed {target.max_accumulators}"
         updates = tiling.accumulators // s.vector * max(s.unroll, 1)
@@ -127,6 +159,12 @@ class TileRule(SketchRule):
             return f"stages must be one of {STAGES}"
         if s.stages > 1 and (sketch.name != "tile_cache" or tiling.outer_steps == 1):
             return "stages > 1 pipeline the outer reduction steps of tile_cache"
+        if s.rsplit not in RSPLITS:
+            return f"rsplit must be one of {RSPLITS}"
+        if s.rsplit > 1 and sketch.name != "tile_cache":
+            return "rsplit > 1 splits the reduction of tile_cache among work-items"
+        if s.rsplit > 1 and tiling.split_axis is None:
+            return f"rsplit {s.rsplit} divides no reduce axis's inner tile"
         if any(c not in s.cache for c in s.cache_t) or len(set(s.cache_t)) != len(s.cache_t):
             return "cache_t names distinct cached inputs"
         if sketch.name == "tile_cache":
@@ -135,8 +173,8 @@ class TileRule(SketchRule):
             if any(c not in sketch.cacheable for c in s.cache):
                 return f"only {', '.join(sketch.cacheable)} can be cached"
             limit = target.max_threads_with_barriers or target.max_threads
-            if tiling.threads > limit:
-                return f"{tiling.threads} threads exceed {limit} for kernels with barriers"
+            if tiling.group_size > limit:
+                return f"{tiling.group_size} threads exceed {limit} for kernels with barriers"
             if tiling.local_bytes() > target.max_local_bytes:
                 return (
                     f"{tiling.local_bytes()} bytes of local memory exceed {target.max_local_bytes}"
@@ -185,7 +223,9 @@ class TileRule(SketchRule):
                 piped = replace(s, stages=stages)
                 tiling = Tiling(compute, piped)
                 if tiling.outer_steps > 1 and tiling.local_bytes() <= target.max_local_bytes:
-                    return piped
+                    s = piped
+                    break
+            s = split_reduction(compute, target, rng, s)
         return s
 
     def weight(self, sketch: Sketch, target: Target) -> float:
@@ -197,5 +237,5 @@ class TileRule(SketchRule):
         tiles *= prod(count_factorizations(a.extent, 2) for a in compute.reduce)
         widths = sum(1 for w in VECTOR_WIDTHS if compute.spatial[-1].extent % w == 0)
         n = len(sketch.cacheable)  # each input: not cached, cached, cached transposed
-        caches = (3**n - 2**n) * len(STAGES) if n else 1
+        caches = (3**n - 2**n) * len(STAGES) * len(RSPLITS) if n else 1
         return tiles * widths * len(UNROLLS) * caches

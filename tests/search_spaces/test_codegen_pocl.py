@@ -9,7 +9,7 @@ import pytest
 
 from measure import MeasureInput, MeasureOptions, Status
 from search_spaces import Schedule, Workload, check, generate, naive
-from search_spaces.sketch import sketch_rules
+from search_spaces.sketch import sketch_rules, sketches
 from search_spaces.tiling import Tiling
 from tests.search_spaces.shapes import CASES
 
@@ -156,6 +156,36 @@ PATHS += [
         ),
         "sm_data[((sbuf * ",
     ),
+    # a split reduction over 4 slices with a pipeline, vectors and a padded, transposed input:
+    # each slice takes 2 of the 8 input channels of a step; overrunning rows are guarded
+    (
+        "conv2d",
+        "N=1,H=10,W=10,CI=16,CO=8,kernel=3,stride=1,padding=1,layout=NHWC",
+        replace(
+            sched(
+                "tile_cache",
+                [(1, 1, 1), (1, 3, 2), (2, 1, 5), (1, 2, 4)],
+                [1, 3, 8],
+                4,
+                4,
+                ["data", "weight"],
+            ),
+            cache_t=("data",),
+            stages=2,
+            rsplit=4,
+        ),
+        "const int ki_rc = ((rs * 2) + kj_rc);",
+    ),
+    # every slice one step of an overrunning reduction (K=100, tile 8): ki is the slice
+    (
+        "matmul",
+        "M=7,N=13,K=100",
+        replace(
+            sched("tile_cache", [(1, 1, 1), (1, 4, 2), (1, 4, 4)], [8], 1, 0, ["X", "Y"]),
+            rsplit=8,
+        ),
+        "const int ki_k = rs;",
+    ),
     # cross-thread max and sum with rows that overrun the extent
     (
         "softmax",
@@ -220,3 +250,38 @@ def test_pipelined_local_memory_matches_reference(runner, local_device, op, shap
     for s in pipelined_schedules(w, local_device.target, seed=3):
         kernel = assert_correct(runner, w, s, local_device.target)
         assert f"kt < {Tiling(w.compute, s).outer_steps}" in kernel.source
+
+
+def split_schedules(w: Workload, target, seed: int) -> list[Schedule]:
+    """Random tile_cache schedules of `w` with their reduction split among 2, 4 or 8 slices
+    of work-items, pipelined or not, wherever the split fits."""
+    rng, out = random.Random(seed), []
+    for rule, sk in sketch_rules(w.compute, target):
+        if sk.name != "tile_cache":
+            continue
+        for _ in range(2000):
+            s = rule.sample(w.compute, target, rng, sk)
+            tiling = Tiling(w.compute, s)
+            stages = rng.choice([1, 2, 3]) if tiling.outer_steps > 1 else 1
+            s = replace(s, rsplit=(2, 4, 8)[len(out) % 3], stages=stages)
+            if rule.check(w.compute, s, target, sk) is None:
+                out.append(s)
+            if len(out) == 3:
+                break
+    return out
+
+
+@pytest.mark.parametrize("op,shape", list(case_params()))
+def test_split_reduction_matches_reference(runner, local_device, op, shape):
+    """rsplit > 1: slices of work-items reduce parts of one inner reduction tile over the same
+    staged tiles; slice 0 adds the others' partials from local memory and stores."""
+    w = Workload.parse(op, shape)
+    schedules = split_schedules(w, local_device.target, seed=5)
+    splittable = any(a.extent % 2 == 0 for a in w.compute.reduce)
+    if splittable and any(
+        sk.name == "tile_cache" for sk in sketches(w.compute, local_device.target)
+    ):
+        assert schedules, "no split schedule found"
+    for s in schedules:
+        kernel = assert_correct(runner, w, s, local_device.target)
+        assert "partials[" in kernel.source and kernel.local_size[0] % s.rsplit == 0

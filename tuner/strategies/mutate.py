@@ -4,7 +4,8 @@ Each operator returns a new schedule of the same sketch or None when it does not
 caller checks validity against the target. Mutations (Ansor's): move a tile factor between
 levels of a spatial axis (blocks, virtual threads, threads, registers), move a factor
 between the outer and inner loop of a reduction, change unroll, change vector width, change
-what is staged in local memory, change the cross-thread reduction's threads or rows.
+what is staged in local memory, change the pipeline's depth or the reduction's split among
+work-items, change the cross-thread reduction's threads or rows.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import replace
 from math import prod
 
 from search_spaces import ComputeDef, Schedule
-from search_spaces.sketches.base import STAGES, UNROLLS, prime_factors
+from search_spaces.sketches.base import RSPLITS, STAGES, UNROLLS, prime_factors
 from search_spaces.tiling import VECTOR_WIDTHS
 
 
@@ -63,7 +64,7 @@ def mutate_reduce(s: Schedule, compute: ComputeDef, rng: random.Random) -> Sched
         return None
     reduce = list(s.reduce)
     reduce[r] = new[0]
-    return replace(s, reduce=tuple(reduce))
+    return _fix_rsplit(replace(s, reduce=tuple(reduce)))
 
 
 def mutate_unroll(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
@@ -80,6 +81,15 @@ def _fix_vector(s: Schedule, compute: ComputeDef) -> Schedule:
     if s.sketch == "xthread" or s.vector in _widths(s, compute):
         return s
     return replace(s, vector=max(_widths(s, compute)))
+
+
+def _fix_rsplit(s: Schedule) -> Schedule:
+    """Keep a split reduction legal after the reduction tiles changed: the most slices that
+    still divide some inner reduction tile."""
+    if s.rsplit == 1 or any(t % s.rsplit == 0 for t in s.reduce):
+        return s
+    fits = [r for r in RSPLITS if r < s.rsplit and any(t % r == 0 for t in s.reduce)]
+    return replace(s, rsplit=max(fits))
 
 
 def mutate_vector(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
@@ -122,6 +132,18 @@ def mutate_stages(s: Schedule, compute: ComputeDef, rng: random.Random) -> Sched
     return replace(s, stages=rng.choice([n for n in STAGES if n != s.stages]))
 
 
+def mutate_rsplit(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
+    """Split the reduction among more or fewer slices of work-items (tile_cache): a
+    neighbouring value, or none."""
+    if s.sketch != "tile_cache" or s.rsplit not in RSPLITS:
+        return None
+    i = RSPLITS.index(s.rsplit)
+    options = [RSPLITS[j] for j in (i - 1, i + 1) if 0 <= j < len(RSPLITS)]
+    if s.rsplit > 1 and 1 not in options:
+        options.append(1)
+    return replace(s, rsplit=rng.choice(options))
+
+
 def mutate_xthread(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
     if s.sketch != "xthread":
         return None
@@ -150,6 +172,7 @@ def mutate(
         if s.sketch == "tile_cache":
             ops.append(lambda s, c, r: mutate_cache(s, c, r, cacheable))
             ops.append(mutate_stages)
+            ops.append(mutate_rsplit)
     return rng.choice(ops)(s, compute, rng)
 
 
@@ -167,5 +190,6 @@ def crossover(a: Schedule, b: Schedule, compute: ComputeDef, rng: random.Random
         sketch=a.sketch, spatial=spatial, reduce=reduce, vector=pick(a.vector, b.vector),
         unroll=pick(a.unroll, b.unroll), cache=cache_from.cache, cache_t=cache_from.cache_t,
         threads=pick(a.threads, b.threads), stages=pick(a.stages, b.stages),
+        rsplit=pick(a.rsplit, b.rsplit),
     )  # fmt: skip
-    return _fix_vector(child, compute)
+    return _fix_rsplit(_fix_vector(child, compute))
