@@ -2,8 +2,9 @@
 
     python benchmarks/knob_ablation.py [--only GMM] [--out results.json]
 
-For each base schedule below (tiles that searches found on the H100), every variant of the
-knobs under study is generated, compiled in parallel with NVRTC, checked against the NumPy
+For each base schedule below (tiles that searches found on the H100 and H200), every variant of
+the knobs under study for it (the pipeline's `stages`, the reduction's split `rsplit`) is
+generated, compiled in parallel with NVRTC, checked against the NumPy
 reference and timed with CUDA events (L2 flushed between samples, median of at least 20). The
 variants alternate over 3 rounds and the table reports each variant's median round, with its
 speed-up over the variant that has every knob at its default. Prints the table last.
@@ -29,9 +30,9 @@ from measure.runner import Runner  # noqa: E402
 from search_spaces import Schedule, Workload, check, generate  # noqa: E402
 
 
-def tile(spatial, reduce, vector=1, unroll=4, cache=(), cache_t=()) -> Schedule:
+def tile(spatial, reduce, vector=1, unroll=4, cache=(), cache_t=(), stages=1) -> Schedule:
     return Schedule("tile_cache", tuple(map(tuple, spatial)), tuple(reduce), vector, unroll,
-                    tuple(cache), 0, tuple(cache_t))  # fmt: skip
+                    tuple(cache), 0, tuple(cache_t), stages)  # fmt: skip
 
 
 GMM4K = "M=4096,N=4096,K=4096"
@@ -55,12 +56,44 @@ BASES = [
      tile([(1, 1, 1), (1, 8, 2), (1, 2, 1), (1, 14, 1)], [3, 3, 16],
           cache=("data", "weight"), cache_t=("data",))),
 ]  # fmt: skip
-KNOBS = {"stages": (1, 2, 3)}
+STAGES = {"stages": (1, 2, 3)}
+SPLIT = {"rsplit": (1, 2, 4, 8)}
+CONVS = ("data", "weight")
+# the split reduction on the small-spatial layers: the H200 bests of the 64-trial searches
+# (BENCHMARKS.md, issue 8) and variants with a longer inner reduction tile
+SPLIT_BASES = [
+    ("C2D14 s0 best", "conv2d", C2D14,
+     tile([(1, 1, 1), (2, 8, 1), (1, 14, 1), (1, 1, 2)], [3, 1, 16], cache=CONVS, cache_t=CONVS,
+          stages=3)),
+    ("C2D14 s0 rc32", "conv2d", C2D14,
+     tile([(1, 1, 1), (2, 8, 1), (1, 14, 1), (1, 1, 2)], [3, 1, 32], cache=CONVS, cache_t=CONVS,
+          stages=2)),
+    ("C2D14 s1 best", "conv2d", C2D14,
+     tile([(1, 1, 1), (4, 16, 1), (2, 1, 1), (1, 14, 1)], [1, 3, 8], unroll=16, cache=CONVS,
+          cache_t=("data",), stages=3)),
+    ("C2D14 co4 rc32", "conv2d", C2D14,
+     tile([(1, 1, 1), (1, 4, 4), (1, 14, 1), (1, 1, 2)], [3, 1, 32], cache=CONVS, cache_t=CONVS,
+          stages=2)),
+    ("C2D56 s1 best", "conv2d", C2D56,
+     tile([(1, 1, 1), (1, 8, 2), (1, 1, 4), (2, 14, 1)], [3, 3, 8], unroll=16, cache=CONVS,
+          cache_t=("weight",), stages=3)),
+    ("C2D56 s0 best", "conv2d", C2D56,
+     tile([(1, 1, 1), (2, 16, 1), (1, 8, 1), (2, 1, 4)], [1, 3, 8], 4, 0, cache=CONVS,
+          cache_t=("data",), stages=3)),
+    ("GMM1024 64x64 k32 s3", "matmul", "M=1024,N=1024,K=1024",
+     tile([(1, 1, 1), (4, 8, 2), (1, 16, 4)], [32], cache=("X", "Y"), cache_t=("Y",), stages=3)),
+]  # fmt: skip
+CASES = [(*b, STAGES) for b in BASES] + [(*b, SPLIT) for b in SPLIT_BASES]
 
 
-def variants(base: Schedule) -> list[Schedule]:
-    names = list(KNOBS)
-    return [replace(base, **dict(zip(names, vals))) for vals in itertools.product(*KNOBS.values())]
+def variants(base: Schedule, knobs: dict) -> list[Schedule]:
+    names = list(knobs)
+    return [replace(base, **dict(zip(names, vals))) for vals in itertools.product(*knobs.values())]
+
+
+def defaults(schedule: dict, knobs: dict) -> dict:
+    """The knobs' values in a schedule's JSON (left out at 1)."""
+    return {n: schedule.get(n, 1) for n in knobs}
 
 
 def main() -> None:
@@ -76,13 +109,18 @@ def main() -> None:
     print(f"device: {device.name} ({device.description}, {device.driver})", flush=True)
     wanted = [x for x in args.only.split(",") if x]
     cases = []
-    for label, op, shape, base in BASES:
+    knobs_of = {}
+    for label, op, shape, base, knobs in CASES:
         if wanted and not any(label.startswith(x) for x in wanted):
             continue
         w = Workload.parse(op, shape)
-        for s in variants(base):
-            if check(w.compute, s, target) is None:
+        knobs_of[label] = (knobs, defaults(base.to_json(), knobs))
+        for s in variants(base, knobs):
+            why = check(w.compute, s, target)
+            if why is None:
                 cases.append((label, w, s, generate(w, s, target)))
+            else:
+                print(f"{label} {defaults(s.to_json(), knobs)}: not valid ({why})", flush=True)
     builder.submit([k.source for *_, k in cases])
     artifacts, results = {}, {}
     for *_, k in cases:
@@ -103,21 +141,22 @@ def main() -> None:
         row["median_s"] = statistics.median(row["runs"]) if row["runs"] else None
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
-    flops = {label: Workload.parse(op, shape).compute.flops for label, op, shape, _ in BASES}
+    flops = {label: Workload.parse(op, shape).compute.flops for label, op, shape, *_ in CASES}
     print()
-    print(f"{'base schedule':28s} {'knobs':14s} {'TFLOP/s':>8s} {'vs default':>10s} "
+    print(f"{'base schedule':28s} {'knobs':14s} {'TFLOP/s':>8s} {'vs base':>10s} "
           f"{'regs':>5s} {'smem':>6s}  status")  # fmt: skip
     for label in dict.fromkeys(r["label"] for r in rows):
         group = [r for r in rows if r["label"] == label]
-        default = next((r["median_s"] for r in group if all(
-            r["schedule"].get(n, KNOBS[n][0]) == KNOBS[n][0] for n in KNOBS)), None)  # fmt: skip
+        knobs, base = knobs_of[label]
+        default = next((r["median_s"] for r in group
+                        if defaults(r["schedule"], knobs) == base), None)  # fmt: skip
         for r in group:
-            knobs = ",".join(f"{n}={r['schedule'].get(n, KNOBS[n][0])}" for n in KNOBS)
+            shown = ",".join(f"{n}={v}" for n, v in defaults(r["schedule"], knobs).items())
             t = r["median_s"]
             tf = f"{flops[label] / t / 1e12:8.2f}" if t else "     n/a"
             sp = f"{default / t:9.2f}x" if t and default else "       n/a"
             res, status = r["resources"], ",".join(sorted(set(r["status"])))
-            print(f"{label:28s} {knobs:14s} {tf} {sp} {res.get('registers', 0):5d} "
+            print(f"{label:28s} {shown:14s} {tf} {sp} {res.get('registers', 0):5d} "
                   f"{res.get('shared_bytes', 0):6d}  {status}")  # fmt: skip
 
 

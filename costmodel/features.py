@@ -41,6 +41,7 @@ from search_spaces.ir import (
     LaneOf,
     Lanes,
     Load,
+    LocalView,
     Select,
     Splat,
     Store,
@@ -176,6 +177,8 @@ class _Walker:
                 c.local_bytes += 4 * s.size * s.width
             else:
                 c.private_elems += s.size * s.width
+        elif isinstance(s, LocalView):  # a name for part of a local array already counted
+            self.local_arrays.add(s.name)
         elif isinstance(s, Assign):
             width = self.expr(s.value, mult, 1, True)
             if isinstance(s.target, Elem):

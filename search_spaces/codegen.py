@@ -21,6 +21,7 @@ from search_spaces.ir import (
     LaneOf,
     Lanes,
     Load,
+    LocalView,
     Select,
     Special,
     Splat,
@@ -152,6 +153,7 @@ class Dialect:
     arg_in: str  # {name}
     arg_out: str
     local_array: str  # {ctype} {name} {size}
+    local_view: str  # {name} {array} {offset}: a pointer into a local array
     specials: dict[str, str]
     barrier: str
     vload: str  # {w} {ptr}
@@ -179,6 +181,7 @@ OPENCL = Dialect(
     arg_in="__global const float* restrict {name}",
     arg_out="__global float* restrict {name}",
     local_array="__local {ctype} {name}[{size}] __attribute__((aligned(16)));",
+    local_view="__local float* const {name} = {array} + {offset};",
     specials={"group": "get_group_id(0)", "local": "get_local_id(0)"},
     barrier="barrier(CLK_LOCAL_MEM_FENCE);",
     vload="vload{w}(0, {ptr})",
@@ -197,6 +200,7 @@ CUDA = Dialect(
     arg_in="const float* __restrict__ {name}",
     arg_out="float* __restrict__ {name}",
     local_array="__shared__ __align__(16) {ctype} {name}[{size}];",
+    local_view="float* const {name} = {array} + {offset};",
     specials={"group": "(int)blockIdx.x", "local": "(int)threadIdx.x"},
     barrier="__syncthreads();",
     vload="vload<{w}>({ptr})",
@@ -280,6 +284,8 @@ class Printer:
             if s.scope == "local":
                 return [pad + d.local_array.format(ctype=ctype, name=s.name, size=s.size)]
             return [f"{pad}{ctype} {s.name}[{s.size}];"]
+        if isinstance(s, LocalView):
+            return [pad + d.local_view.format(name=s.name, array=s.array, offset=s.offset)]
         if isinstance(s, Assign):
             return [f"{pad}{self.expr(s.target)} {s.op} {self.expr(s.value)};"]
         if isinstance(s, Store):

@@ -92,6 +92,16 @@ class ArrayDecl:
 
 
 @dataclass(frozen=True)
+class LocalView:
+    """`name` stands for the floats of the local array `array` from `offset` on (a pointer in
+    C): buffers that are never live at once can share local memory."""
+
+    name: str
+    array: str
+    offset: int
+
+
+@dataclass(frozen=True)
 class Assign:
     """target op value, with op "=" or "+="."""
 
@@ -170,7 +180,20 @@ class CopyWait:
     pending: int
 
 
-Stmt = Decl | ArrayDecl | Assign | Store | For | If | Block | Barrier | Copy | CopyCommit | CopyWait
+Stmt = (
+    Decl
+    | ArrayDecl
+    | LocalView
+    | Assign
+    | Store
+    | For
+    | If
+    | Block
+    | Barrier
+    | Copy
+    | CopyCommit
+    | CopyWait
+)
 
 
 @dataclass(frozen=True)

@@ -213,14 +213,19 @@ class Tiling:
         """Iterations of the outer reduction loops (each stages one tile of the cached inputs)."""
         return prod(r.outer for r in self.reduce)
 
-    def local_bytes(self) -> int:
+    def staged_floats(self, tensor: str) -> int:
+        """Local floats that hold `tensor`: one box, or `stages` buffers `stage_stride` apart."""
+        size = self.cache_region(tensor).size
         stages = self.schedule.stages
-        if stages == 1:
-            staged = sum(4 * self.cache_region(t).size for t in self.schedule.cache)
-        else:
-            sizes = (self.cache_region(t).size for t in self.schedule.cache)
-            staged = sum(4 * stages * stage_stride(size) for size in sizes)
-        return staged + 4 * self.partial_floats
+        return size if stages == 1 else stages * stage_stride(size)
+
+    def local_bytes(self) -> int:
+        staged = [self.staged_floats(t) for t in self.schedule.cache]
+        if self.schedule.rsplit == 1:
+            return 4 * sum(staged)
+        # the partials reuse the staging buffers once the reduction is done; the buffers
+        # start on 64-byte lines
+        return 4 * max(sum(stage_stride(n) for n in staged), self.partial_floats)
 
     @property
     def partial_floats(self) -> int:

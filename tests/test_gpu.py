@@ -10,7 +10,7 @@ import pytest
 from measure import MeasureInput, MeasureOptions, Status, detect_local
 from measure.builder import Builder
 from search_spaces import Workload, generate
-from tests.search_spaces.test_codegen_pocl import case_params, random_schedules
+from tests.search_spaces.test_codegen_pocl import case_params, random_schedules, split_schedules
 
 pytestmark = pytest.mark.gpu
 QUICK = MeasureOptions(budget_s=0.0, min_repeats=1, warmup=0)
@@ -36,9 +36,12 @@ def opencl_runner():
     return runner_for("opencl")
 
 
-def check_all(device, runner, op, shape, per_sketch):
+def check_all(device, runner, op, shape, per_sketch, split=False):
     w = Workload.parse(op, shape)
-    schedules = random_schedules(w, device.target, per_sketch, seed=21)
+    if split:
+        schedules = split_schedules(w, device.target, seed=21)
+    else:
+        schedules = random_schedules(w, device.target, per_sketch, seed=21)
     kernels = [generate(w, s, device.target) for s in schedules]
     builder = Builder(type(runner.backend).compile_artifact, runner.backend.build_key, 16)
     builder.submit([k.source for k in kernels])
@@ -56,3 +59,14 @@ def test_cuda_kernels_match_reference(cuda_runner, op, shape):
 @pytest.mark.parametrize("op,shape", list(case_params()))
 def test_nvidia_opencl_kernels_match_reference(opencl_runner, op, shape):
     check_all(*opencl_runner, op, shape, per_sketch=3)
+
+
+@pytest.mark.parametrize("op,shape", list(case_params()))
+def test_cuda_split_reductions_match_reference(cuda_runner, op, shape):
+    """rsplit > 1 (2, 4 and 8 slices, pipelined or not)."""
+    check_all(*cuda_runner, op, shape, per_sketch=0, split=True)
+
+
+@pytest.mark.parametrize("op,shape", list(case_params()))
+def test_nvidia_opencl_split_reductions_match_reference(opencl_runner, op, shape):
+    check_all(*opencl_runner, op, shape, per_sketch=0, split=True)

@@ -51,6 +51,7 @@ from search_spaces.ir import (
     LaneOf,
     Lanes,
     Load,
+    LocalView,
     Param,
     Select,
     Special,
@@ -364,19 +365,26 @@ class TileLowering:
         form = linear(reg.base[-1])
         return form is not None and all(c % FETCH == 0 for c in (*form[0].values(), form[1]))
 
-    def local_size(self, tensor: str) -> int:
-        """Floats of local memory for `tensor`: one box, or `stages` strided buffers."""
-        if self.stages == 1:
-            return self.regions[tensor].size
-        return self.stages * self.stride[tensor]
+    def local_arrays(self) -> list[Stmt]:
+        """A local array per staged input; with a split reduction one array that holds them
+        (from 64-byte lines) and, after the reduction, the slices' partials."""
+        if self.rsplit == 1:
+            return [
+                ArrayDecl("sm_" + n, "float", self.t.staged_floats(n), "local")
+                for n in self.regions
+            ]
+        views: list[Stmt] = []
+        offset = 0
+        for n in self.regions:
+            views.append(LocalView("sm_" + n, "smem", offset))
+            offset += stage_stride(self.t.staged_floats(n))
+        views.append(LocalView("partials", "smem", 0))
+        size = max(offset, self.t.partial_floats)
+        return [ArrayDecl("smem", "float", size, "local"), *views]
 
     def build(self) -> KernelIR:
         c, t, s = self.c, self.t, self.s
-        stmts: list[Stmt] = [
-            ArrayDecl("sm_" + n, "float", self.local_size(n), "local") for n in self.regions
-        ]
-        if self.rsplit > 1:
-            stmts.append(ArrayDecl("partials", "float", t.partial_floats, "local"))
+        stmts: list[Stmt] = self.local_arrays()
         stmts.append(Decl("gid", "int", Special("group")))
         stmts.append(Decl("lid", "int", Special("local")))
         thread_base = "lid"
@@ -469,7 +477,8 @@ class TileLowering:
         )
 
     def leave_partials(self, nacc: int) -> list[Stmt]:
-        """Slices 1 .. R-1 store their accumulators in local memory; then a barrier."""
+        """After a barrier (the partials reuse the staging buffers), slices 1 .. R-1 store
+        their accumulators in local memory; then a barrier."""
         acc = Elem("acc", Var("z"))
         lanes = [acc] if self.width == 1 else [LaneOf(acc, k) for k in range(self.width)]
         slot = Var("rs") - 1
@@ -477,7 +486,8 @@ class TileLowering:
             Assign(Elem("partials", self.partial_index(slot, k, nacc)), v)
             for k, v in enumerate(lanes)
         )
-        return [If(Bin("<", Const(0), Var("rs")), (For("z", nacc, keep, unroll=0),)), Barrier()]
+        store = If(Bin("<", Const(0), Var("rs")), (For("z", nacc, keep, unroll=0),))
+        return [Barrier(), store, Barrier()]
 
     def gather_partials(self, nacc: int) -> list[Stmt]:
         """Slice 0 combines the other slices' partials into its accumulators."""

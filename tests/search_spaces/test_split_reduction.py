@@ -40,11 +40,13 @@ def test_split_shares_one_inner_reduction_tile_among_more_work_items():
     plain, split = Tiling(w.compute, BASE), Tiling(w.compute, replace(BASE, rsplit=4))
     assert split.split_axis == 2  # rc, the last reduce axis whose inner tile 4 divides
     assert split.group_size == 4 * plain.group_size and split.groups == plain.groups
-    # three slices leave their accumulators in local memory
-    assert split.local_bytes() - plain.local_bytes() == 4 * 3 * plain.threads * 4
+    # three slices leave their accumulators in local memory, where the staged tiles were
+    assert split.partial_floats == 3 * plain.threads * 4
+    assert split.local_bytes() == max(plain.local_bytes(), 4 * split.partial_floats)
     kernel = generate(w, replace(BASE, rsplit=4), H200)
     assert kernel.local_size == (448,) and "__launch_bounds__(448)" in kernel.source
     assert "const int ki_rc = ((rs * 4) + kj_rc);" in kernel.source
+    assert "float* const partials = smem + 0;" in kernel.source
 
 
 def test_invalid_splits_are_refused():
