@@ -77,7 +77,14 @@ def _start(store, db: str, name: str, cluster: str | None, pool, wait: bool) -> 
     from tuner import jobs
 
     if cluster:
-        jobs.start_on_cluster(_driver_url(db), name)
+        try:
+            jobs.start_on_cluster(_driver_url(db), name)
+        except Exception as e:  # no room for the driver, a driver of that name still alive...
+            pool.shutdown()
+            why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise fail(f"cannot start job {name}'s driver on the cluster at {cluster}: {why}. "
+                       f"The job is kept; `tune job resume {name} --db {db} --cluster {cluster}` "
+                       "tries again", 1) from None  # fmt: skip
         _print(f"Job [bold]{name}[/] is running on the cluster at {cluster}.")
         _print(f"Follow it with: tune job status {name} --db {db} --watch")
         pool.shutdown()

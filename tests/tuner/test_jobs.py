@@ -181,3 +181,36 @@ onnx = "model.onnx"
     assert all(len(n) == 1 for n in nodes.values()) and nodes["alpha"] != nodes["beta"], nodes
     assert sum(t.status == "ok" for t in rows) >= total - 2
     store.close()
+
+
+class Squatter:
+    """A live actor holding a job driver's name."""
+
+    def where(self) -> str:
+        return "squatter"
+
+
+def test_a_driver_that_cannot_start_is_one_clear_error_and_the_job_is_kept(cluster, tmp_path):
+    import ray
+
+    from tuner.jobs import NAMESPACE, actor_name
+
+    db = tmp_path / "jobs.db"
+    store = TuningDB(str(db))
+    (tmp_path / "job.toml").write_text(MINIMAL.replace("auto", "alpha"))
+    name = store.create_job("blocked", load_spec(tmp_path / "job.toml").to_json())
+    ray.init(address=cluster.address, namespace=NAMESPACE, _node_ip_address="127.0.0.1",
+             log_to_driver=False)  # fmt: skip
+    try:
+        squatter = ray.remote(Squatter).options(name=actor_name(name), lifetime="detached",
+                                                num_cpus=0).remote()  # fmt: skip
+        ray.get(squatter.where.remote())
+        r = tune("job", "resume", name, "--db", str(db), "--cluster", cluster.address,
+                 cwd=tmp_path)  # fmt: skip
+        ray.kill(squatter)
+    finally:
+        ray.shutdown()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"cannot start job {name}'s driver" in r.stderr and "Traceback" not in r.stderr
+    assert store.job(name) is not None and store.job(name).status == "queued"
+    store.close()
