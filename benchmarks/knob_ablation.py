@@ -57,7 +57,7 @@ BASES = [
           cache=("data", "weight"), cache_t=("data",))),
 ]  # fmt: skip
 STAGES = {"stages": (1, 2, 3)}
-SPLIT = {"rsplit": (1, 2, 4, 8)}
+SPLIT = {"rsplit": (1, 2, 4, 8, 16)}
 CONVS = ("data", "weight")
 # the split reduction on the small-spatial layers: the H200 bests of the 64-trial searches
 # (BENCHMARKS.md, issue 8) and variants with a longer inner reduction tile

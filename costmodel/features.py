@@ -9,8 +9,9 @@ workload of a device family:
   element fetched from global memory by a work-group);
 - arithmetic intensity: float operations per global and per local element;
 - allocations: accumulators, private array bytes, local bytes per work-group;
-- outer-loop structure: work-groups, work-items, waves over the compute units, loop depth,
-  unrolled work in the innermost body, barriers, guarded (masked) statements;
+- outer-loop structure: work-groups, work-items, waves over the compute units, how full the
+  busy compute units are (warps resident on each; the share of units with a group), loop
+  depth, unrolled work in the innermost body, barriers, guarded (masked) statements;
 - the schedule's own numbers (levels of the tiles, vector, unroll, caches, pipeline stages,
   reduction slices, sketch);
 - the device: kind, compute units, peak FLOP/s, bandwidth, limits.
@@ -243,7 +244,7 @@ def _feature_dict_template() -> dict[str, float]:
         "sketch_tile sketch_tile_cpu sketch_tile_cache sketch_xthread "
         "workload_flops outputs reduce_size n_inputs n_spatial n_reduce n_stages "
         "dev_gpu dev_cus dev_peak dev_bw dev_max_threads dev_local_bytes dev_flop_per_byte "
-        "est_compute_s est_memory_s"
+        "est_compute_s est_memory_s cu_busy warps_per_cu est_filled_s"
     ).split()
     return dict.fromkeys(names, 0.0)
 
@@ -266,6 +267,12 @@ def features(compute: ComputeDef, schedule: Schedule, target: Target, ir: Kernel
     if target.kind == "gpu" and c.local_bytes:
         groups_per_cu = max(1, min(groups_per_cu, int(target.max_local_bytes * 4 // c.local_bytes)))
     waves = groups / (cus * groups_per_cu)
+    # a layer with few outputs leaves compute units idle, or with too few warps to hide
+    # latency (16 taken as enough): what split reductions and smaller tiles change
+    resident = max(1, min(groups_per_cu, -(-groups // cus)))
+    busy = min(groups, cus) / cus
+    warps = resident * -(-threads // WARP)
+    filled = max(busy * min(1.0, warps / 16), 1 / 64)
     peak = target.peak_gflops or 100.0
     bw = target.bandwidth_gbs or 50.0
     total_flops = c.flops * items
@@ -300,6 +307,7 @@ def features(compute: ComputeDef, schedule: Schedule, target: Target, ir: Kernel
         _lg(target.max_local_bytes), peak / bw,
         _lg(1e6 * total_flops / (peak * 1e9) * max(1.0, np.ceil(waves) / max(waves, 1e-9))),
         _lg(1e6 * total_bytes / (bw * 1e9)),
+        busy, _lg(warps), _lg(1e6 * total_flops / (peak * 1e9 * filled)),
     ]  # fmt: skip
     return np.asarray(out, dtype=np.float32)
 

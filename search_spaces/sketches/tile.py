@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from math import log2, prod
+from math import gcd, log2, prod
 
 from search_spaces.compute import ComputeDef
 from search_spaces.expr import free_vars, reads
@@ -89,28 +89,44 @@ def capped_split(extent: int, caps: tuple[int, ...], rng: random.Random) -> list
 FILL = 1024
 
 
+def with_split(compute: ComputeDef, s: Schedule, r: int) -> Schedule | None:
+    """`s` with its reduction split r ways: as it is where r divides an inner reduction tile,
+    else with the last inner tile that can grow to a multiple of r (a divisor of its extent)
+    grown so; None where none can."""
+    if any(t % r == 0 for t in s.reduce):
+        return replace(s, rsplit=r)
+    for i in reversed(range(len(s.reduce))):
+        t, extent = s.reduce[i], compute.reduce[i].extent
+        grown = t * r // gcd(t, r)
+        if extent % grown == 0:
+            reduce = s.reduce[:i] + (grown,) + s.reduce[i + 1 :]
+            return replace(s, reduce=reduce, rsplit=r)
+    return None
+
+
 def split_reduction(compute: ComputeDef, target: Target, rng: random.Random, s: Schedule
                     ) -> Schedule:  # fmt: skip
-    """`s` with its reduction split among 2 to 16 slices of work-items (rsplit), often where
+    """`s` with its reduction split among 2 to 16 slices of work-items (rsplit), mostly where
     the tiles leave the GPU short of threads (fewer work-items than FILL per compute unit: a
-    small-spatial layer), rarely elsewhere; `s` itself where no split fits. Half the time the
+    small-spatial layer), rarely elsewhere; `s` itself where no split fits. Most often the
     split that comes nearest FILL, else any that fits."""
     tiling = Tiling(compute, s)
     items = tiling.groups * tiling.threads
     few = items < target.compute_units * FILL
-    if rng.random() >= (0.6 if few else 0.1):
+    if rng.random() >= (0.75 if few else 0.1):
         return s
     limit = target.max_threads_with_barriers or target.max_threads
     options = []
     for r in RSPLITS[1:]:
-        split = replace(s, rsplit=r)
+        split = with_split(compute, s, r)
+        if split is None:
+            continue
         t = Tiling(compute, split)
-        if t.split_axis is not None and t.group_size <= limit:
-            if t.local_bytes() <= target.max_local_bytes:
-                options.append(split)
+        if t.group_size <= limit and t.local_bytes() <= target.max_local_bytes:
+            options.append(split)
     if not options:
         return s
-    if few and rng.random() < 0.5:
+    if few and rng.random() < 0.6:
         want = target.compute_units * FILL / items
         return min(options, key=lambda o: abs(log2(o.rsplit / want)))
     return rng.choice(options)
