@@ -106,14 +106,16 @@ def with_split(compute: ComputeDef, s: Schedule, r: int) -> Schedule | None:
 
 def split_reduction(compute: ComputeDef, target: Target, rng: random.Random, s: Schedule
                     ) -> Schedule:  # fmt: skip
-    """`s` with its reduction split among 2 to 16 slices of work-items (rsplit), mostly where
-    the tiles leave the GPU short of threads (fewer work-items than FILL per compute unit: a
+    """`s` with its reduction split among 2 to 16 slices of work-items (rsplit): always where
+    its thread tile is not whole warps (into whole warps where a split can), mostly where the
+    tiles leave the GPU short of threads (fewer work-items than FILL per compute unit: a
     small-spatial layer), rarely elsewhere; `s` itself where no split fits. Most often the
     split that comes nearest FILL, else any that fits."""
     tiling = Tiling(compute, s)
     items = tiling.groups * tiling.threads
     few = items < target.compute_units * FILL
-    if rng.random() >= (0.75 if few else 0.1):
+    whole = tiling.threads % WARP == 0  # else only a split makes whole warps
+    if whole and rng.random() >= (0.75 if few else 0.1):
         return s
     limit = target.max_threads_with_barriers or target.max_threads
     options = []
@@ -124,6 +126,8 @@ def split_reduction(compute: ComputeDef, target: Target, rng: random.Random, s: 
         t = Tiling(compute, split)
         if t.group_size <= limit and t.local_bytes() <= target.max_local_bytes:
             options.append(split)
+    if not whole:
+        options = [o for o in options if o.rsplit * tiling.threads % WARP == 0] or options
     if not options:
         return s
     if few and rng.random() < 0.6:
@@ -202,14 +206,29 @@ class TileRule(SketchRule):
     ) -> Schedule:
         gpu = target.kind == "gpu"
         outputs = prod(a.extent for a in compute.spatial)
-        for _ in range(50):  # on GPUs, whole warps where the workload has them
+        # on GPUs, whole warps where the workload has them (or thread tiles of 8k work-items
+        # that a split reduction makes whole warps), and mostly work-groups for at least half
+        # the compute units where the workload has the outputs for that
+        spread = outputs >= target.compute_units * 4 * WARP and rng.random() < 0.8
+        splittable = sketch.name == "tile_cache" and any(a.extent % 2 == 0 for a in compute.reduce)
+        fallback = None  # whole warps but too few groups, where nothing better comes up
+        for _ in range(50):
             if gpu and rng.random() < 0.9:
                 spatial = [tuple(capped_split(a.extent, GPU_CAPS, rng)) for a in compute.spatial]
             else:
                 spatial = [tuple(random_split(a.extent, 3, rng)) for a in compute.spatial]
             threads = prod(t[1] for t in spatial)
-            if not gpu or outputs < 4 * WARP or (threads % WARP == 0 and threads >= 2 * WARP):
+            if not gpu or outputs < 4 * WARP:
                 break
+            groups = prod(-(-a.extent // prod(t)) for a, t in zip(compute.spatial, spatial))
+            warps = threads % WARP == 0 and threads >= 2 * WARP
+            warps |= splittable and threads % 8 == 0 and threads >= WARP
+            if warps and (not spread or 2 * groups >= target.compute_units):
+                break
+            if warps and fallback is None:
+                fallback = spatial
+        else:
+            spatial = fallback or spatial
         if gpu:
             reduce = [capped_split(a.extent, (32,), rng)[0] for a in compute.reduce]
         else:

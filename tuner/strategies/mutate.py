@@ -16,6 +16,7 @@ from math import prod
 
 from search_spaces import ComputeDef, Schedule
 from search_spaces.sketches.base import RSPLITS, STAGES, UNROLLS, prime_factors
+from search_spaces.sketches.tile import with_split
 from search_spaces.tiling import VECTOR_WIDTHS
 
 
@@ -134,14 +135,14 @@ def mutate_stages(s: Schedule, compute: ComputeDef, rng: random.Random) -> Sched
 
 def mutate_rsplit(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
     """Split the reduction among more or fewer slices of work-items (tile_cache): a
-    neighbouring value, or none."""
+    neighbouring value, or none; an inner reduction tile grows where the new split needs it."""
     if s.sketch != "tile_cache" or s.rsplit not in RSPLITS:
         return None
     i = RSPLITS.index(s.rsplit)
     options = [RSPLITS[j] for j in (i - 1, i + 1) if 0 <= j < len(RSPLITS)]
     if s.rsplit > 1 and 1 not in options:
         options.append(1)
-    return replace(s, rsplit=rng.choice(options))
+    return with_split(compute, s, rng.choice(options))
 
 
 def mutate_xthread(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
