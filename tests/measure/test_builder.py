@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_when_a_build_helper_dies_the_worker_builds_the_kernel_itself(cpu_worker
     cpu_worker.builder.close()
     cpu_worker.builder = Builder(crash_on_boom, None, workers=1)
     w, k = kernels(local_device, 1)[0]
-    crashing = MeasureInput(w, k.__class__(**{**k.__dict__, "source": "boom"}))
+    crashing = MeasureInput(w, replace(k, source="boom"))
     r = cpu_worker.measure(crashing)  # the helper dies; the worker's own build fails cleanly
     assert r.status is Status.COMPILE_ERROR
     r = cpu_worker.measure(MeasureInput(w, k))
