@@ -104,9 +104,12 @@ def trial_log(db: Path) -> list[dict]:
     """Every trial of the run in the order it was stored."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         rows = con.execute(
-            "SELECT status, latency_s, compile_s FROM trials ORDER BY created_at, id"
+            "SELECT status, latency_s, compile_s, json_extract(details, '$.check_s'), "
+            "json_extract(details, '$.time_s'), json_array_length(samples) "
+            "FROM trials ORDER BY created_at, id"
         ).fetchall()
-    return [{"status": s, "latency_s": lat, "compile_s": c} for s, lat, c in rows]
+    keys = ("status", "latency_s", "compile_s", "check_s", "time_s", "samples")
+    return [dict(zip(keys, row)) for row in rows]
 
 
 def run_ours(size: int, budget: int, seed: int, rounds: int, workdir: Path) -> tuple[dict, object]:
@@ -145,6 +148,9 @@ def run_ours(size: int, budget: int, seed: int, rounds: int, workdir: Path) -> t
             s: sum(t["status"] == s for t in trials) for s in {t["status"] for t in trials}
         },
         "compile_s_total": round(sum(t["compile_s"] or 0.0 for t in trials), 1),
+        "check_s_total": round(sum(t["check_s"] or 0.0 for t in trials), 1),
+        "time_s_total": round(sum(t["time_s"] or 0.0 for t in trials), 1),
+        "one_sample": sum(t["samples"] == 1 for t in trials),  # stopped at the checked run
         "best_gflops_after_trial": curve,
         "load": load.to_json(),
         "timing_load": timing_load.to_json(),
