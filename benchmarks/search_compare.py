@@ -2,13 +2,17 @@
 
     python benchmarks/search_compare.py --trials 64 --seeds 0 \
         --strategies evolutionary,random,optuna --workload matmul:M=1024,N=1024,K=1024 \
-        [--workload conv2d:N=1,H=56,...] [--vendor] [--out results.json] [--db-dir DIR]
+        [--workload conv2d:N=1,H=56,...] [--vendor] [--out results.json] [--db-dir DIR] \
+        [--resume] [--seed-major]
 
 Each (workload, strategy, seed) tunes from an empty database (so nothing is shared between
 runs) through the same Ray device worker, with the default measurement protocol. The best is
 confirmed by re-measurement as in `tune run`. With --vendor, torch's cuBLAS/cuDNN (TF32 off)
 is timed on the same workload in the same run. Prints a table last; --out keeps every
-trial's latency in measurement order for plots.
+trial's latency in measurement order for plots. With --resume, the runs already in --out
+are kept and not run again (a long study goes on where an interrupted one stopped); with
+--seed-major the runs go seed by seed (every strategy of seed 0 first), so a study cut short
+still compares the strategies on the seeds it finished.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ def main() -> None:
         "starts from the cost model that the ones before saved"
     )
     ap.add_argument("--warm", action="store_true", help=warm_help)
+    ap.add_argument("--resume", action="store_true", help="keep the runs already in --out")
+    ap.add_argument("--seed-major", action="store_true", help="all strategies of a seed first")
     args = ap.parse_args()
+    if args.resume and not args.out:
+        ap.error("--resume needs --out")
     t_start = time.time()
     devices = detect_local()
     dev = next(d for d in devices if args.device in (None, d.name))
@@ -77,45 +85,54 @@ def main() -> None:
     db_dir = Path(args.db_dir or tempfile.mkdtemp())
     db_dir.mkdir(parents=True, exist_ok=True)
     results = []
+    if args.resume and Path(args.out).exists():
+        results = json.loads(Path(args.out).read_text())
+        print(f"resuming: {len(results)} runs already in {args.out}", flush=True)
+    done = {(r["workload"], r["strategy"], r["seed"]) for r in results}
+    labels = args.strategies.split(",") + (["evolutionary-warm"] if args.warm else [])
+    seeds = [int(s) for s in args.seeds.split(",")]
     for w in workloads:
         vendor = vendor_tflops(w) if args.vendor else None
-        strategies = args.strategies.split(",") + (["evolutionary-warm"] if args.warm else [])
-        for label in strategies:
+        runs = [(label, seed) for label in labels for seed in seeds]
+        if args.seed_major:
+            runs.sort(key=lambda run: seeds.index(run[1]))
+        for label, seed in runs:
             strategy = label.removesuffix("-warm")
-            for seed in (int(s) for s in args.seeds.split(",")):
-                if time.time() - t_start > args.deadline_s:
-                    print(f"deadline: skipping {w.label} {strategy} {seed}", flush=True)
-                    continue
-                if label.endswith("-warm"):
-                    path = db_dir / f"warm-{seed}.db"
-                else:
-                    path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
-                    path.unlink(missing_ok=True)
-                db = TuningDB(str(path))
-                t0 = time.time()
-                opts = TuneOptions(trials=args.trials, seed=seed, strategy=strategy,
-                                   warm_start=label.endswith("-warm"))  # fmt: skip
-                summary = tune(w, info, db, pool, opts)
-                wall = time.time() - t0
-                lats = curve(db, w, dev.name)
-                best = summary.best_s
-                tflops = w.compute.flops / best / 1e12 if best else None
-                if best is not None:  # the reported kernel regenerates and stays correct
-                    generate(w, db.best(w, dev.name).schedule, info.target)
-                row = {
-                    "workload": w.label, "op": w.op, "shape": w.shape_text, "layout": w.layout,
-                    "strategy": label, "seed": seed, "trials": summary.measured,
-                    "statuses": summary.statuses, "wall_s": wall, "best_s": best,
-                    "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
-                    "best_schedule": summary.best_schedule,
-                }  # fmt: skip
-                results.append(row)
-                print(f"{w.label:40s} {label:12s} seed {seed}: {summary.measured} trials "
-                      f"in {wall:6.1f} s, best {tflops or 0:.3f} TFLOP/s"
-                      + (f" (vendor {vendor:.3f})" if vendor else ""), flush=True)  # fmt: skip
-                db.close()
-                if args.out:
-                    Path(args.out).write_text(json.dumps(results, indent=1))
+            if (w.label, label, seed) in done:
+                continue
+            if time.time() - t_start > args.deadline_s:
+                print(f"deadline: skipping {w.label} {strategy} {seed}", flush=True)
+                continue
+            if label.endswith("-warm"):
+                path = db_dir / f"warm-{seed}.db"
+            else:
+                path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
+                path.unlink(missing_ok=True)
+            db = TuningDB(str(path))
+            t0 = time.time()
+            opts = TuneOptions(trials=args.trials, seed=seed, strategy=strategy,
+                               warm_start=label.endswith("-warm"))  # fmt: skip
+            summary = tune(w, info, db, pool, opts)
+            wall = time.time() - t0
+            lats = curve(db, w, dev.name)
+            best = summary.best_s
+            tflops = w.compute.flops / best / 1e12 if best else None
+            if best is not None:  # the reported kernel regenerates and stays correct
+                generate(w, db.best(w, dev.name).schedule, info.target)
+            row = {
+                "workload": w.label, "op": w.op, "shape": w.shape_text, "layout": w.layout,
+                "strategy": label, "seed": seed, "trials": summary.measured,
+                "statuses": summary.statuses, "wall_s": wall, "best_s": best,
+                "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
+                "best_schedule": summary.best_schedule,
+            }  # fmt: skip
+            results.append(row)
+            print(f"{w.label:40s} {label:12s} seed {seed}: {summary.measured} trials "
+                  f"in {wall:6.1f} s, best {tflops or 0:.3f} TFLOP/s"
+                  + (f" (vendor {vendor:.3f})" if vendor else ""), flush=True)  # fmt: skip
+            db.close()
+            if args.out:
+                Path(args.out).write_text(json.dumps(results, indent=1))
     pool.shutdown()
     print()
     print(f"{'workload':40s} {'strategy':12s} {'seed':>4s} {'trials':>6s} {'time s':>7s} "
