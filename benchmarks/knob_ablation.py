@@ -80,6 +80,20 @@ SPLIT_BASES = [
     ("C2D56 s0 best", "conv2d", C2D56,
      tile([(1, 1, 1), (2, 16, 1), (1, 8, 1), (2, 1, 4)], [1, 3, 8], 4, 0, cache=CONVS,
           cache_t=("data",), stages=3)),
+    # TVM MetaSchedule's best C2D 14x14 tile on the H200 (benchmarks/tvm_gpu.py, seed 1, 6.30
+    # TFLOP/s): 224 groups of 56 threads, 2 co x 2 x each, rc tile 8 and the 3x3 window staged
+    ("C2D14 TVM tile rc8", "conv2d", C2D14,
+     tile([(1, 1, 1), (1, 8, 2), (1, 1, 1), (1, 7, 2)], [3, 3, 8], unroll=16, cache=CONVS,
+          stages=3)),
+    ("C2D14 TVM tile rc8 t", "conv2d", C2D14,
+     tile([(1, 1, 1), (1, 8, 2), (1, 1, 1), (1, 7, 2)], [3, 3, 8], unroll=16, cache=CONVS,
+          cache_t=CONVS, stages=3)),
+    ("C2D14 TVM tile rc16", "conv2d", C2D14,
+     tile([(1, 1, 1), (1, 8, 2), (1, 1, 1), (1, 7, 2)], [3, 3, 16], unroll=16, cache=CONVS,
+          stages=3)),
+    ("C2D14 h200 s0 best", "conv2d", C2D14,  # ours beside it, seed 0 (7.74 with 16 slices)
+     tile([(1, 1, 1), (2, 4, 2), (1, 2, 1), (1, 7, 2)], [3, 3, 16], unroll=16, cache=CONVS,
+          cache_t=CONVS, stages=3)),
     ("GMM1024 64x64 k32 s3", "matmul", "M=1024,N=1024,K=1024",
      tile([(1, 1, 1), (4, 8, 2), (1, 16, 4)], [32], cache=("X", "Y"), cache_t=("Y",), stages=3)),
 ]  # fmt: skip

@@ -90,6 +90,32 @@ class CacheRegion:
         """Where the current iteration's element lies in local memory."""
         return self.storage_index(self.local_index)
 
+    def folded(self, shape: tuple[int, ...], ranges) -> tuple[CacheRegion, tuple[int, ...]]:
+        """The box, and the tensor's shape, with the trailing dimensions that the box covers
+        whole folded into the one before them, where that one never leaves the tensor over
+        `ranges` (its block variables) and local memory keeps the folded dimensions in tensor
+        order, innermost. A row of the folded box is then contiguous in the tensor and in local
+        memory (a conv weight's [rc][ry][rx] box over the whole window is one row of rc * 9),
+        so the fetch can copy it 4 floats at a time. Returns the box as it is otherwise."""
+        n = len(self.extent)
+        d = n - 1
+        while d > 0 and self.extent[d] == shape[d] and self.base[d] == Const(0):
+            d -= 1
+        if d == n - 1 or self.order[d - n :] != tuple(range(d, n)):
+            return self, shape
+        lo, hi = bounds(self.base[d], ranges)
+        if lo < 0 or hi + self.extent[d] > shape[d]:
+            return self, shape
+        whole = prod(shape[d + 1 :])
+        region = CacheRegion(
+            self.tensor,
+            (*self.base[:d], simplify(self.base[d] * whole)),
+            (*self.extent[:d], self.extent[d] * whole),
+            self.local_index[: d + 1],  # not meaningful in the folded box
+            tuple(o for o in self.order if o <= d),
+        )
+        return region, (*shape[:d], shape[d] * whole)
+
 
 class Tiling:
     """The loop structure of one schedule applied to one computation."""

@@ -264,8 +264,8 @@ class TileLowering:
         addresses) and stored in the region's storage order. Where the last dimension's rows
         are provably 4-aligned, work-items copy 4 floats at a time.
         """
-        reg = self.regions[name]
-        tensor = self.c.tensor(name)
+        reg, shape = self.regions[name].folded(self.c.tensor(name).shape, self.ranges)
+        tensor = Tensor(name, shape)
         group = self.t.group_size  # every work-item helps, whatever its reduction slice
         width = FETCH if self.fetch_aligned(reg, tensor) else 1
         extent = list(reg.extent)
@@ -288,7 +288,7 @@ class TileLowering:
         src_aligned = is_aligned(src, width, steps)
         where = reg.storage_index(tuple(coords))
         if self.stages > 1:
-            body += self.copies(name, reg, coords, src, src_aligned, steps, gidx, ranges, width)
+            body += self.copies(reg, tensor, coords, src, src_aligned, steps, gidx, ranges, width)
             return [For(e.name, prod(extent), tuple(body), step=group, start=Var("lid"))]
         load = guarded_read(Read(name, gidx), tensor, ranges, width, src_aligned)
         if width == 1:
@@ -306,10 +306,12 @@ class TileLowering:
                 )
         return [For(e.name, prod(extent), tuple(body), step=group, start=Var("lid"))]
 
-    def copies(self, name, reg, coords, src, src_aligned, steps, gidx, ranges, width) -> list[Stmt]:
+    def copies(
+        self, reg, tensor, coords, src, src_aligned, steps, gidx, ranges, width
+    ) -> list[Stmt]:
         """The copy statements of one work-item's share of a pipelined stage: one `width`-float
         copy where rows stay rows and both sides are aligned, else one copy per float."""
-        tensor = self.c.tensor(name)
+        name = tensor.name
         cond = all_of(range_checks(gidx, tensor.shape, ranges))
         where = self.sm_index(name, reg.storage_index(tuple(coords)))
         steps = {**steps, "sbuf": self.stride[name]}

@@ -79,6 +79,8 @@ def sched(sketch, spatial, reduce, vector=1, unroll=0, cache=()):
     return Schedule(sketch, tuple(map(tuple, spatial)), tuple(reduce), vector, unroll, tuple(cache))
 
 
+CONVS = ["data", "weight"]
+
 # Explicit schedules that force each code path, with what the source must contain.
 PATHS = [
     # tiles that overrun M, N and K (guards on stores and on the reduction)
@@ -185,6 +187,39 @@ PATHS += [
             rsplit=8,
         ),
         "const int ki_k = rs;",
+    ),
+    # NCHW weights staged over the whole 3x3 window: the box [co][rc 4][3][3] is fetched as rows
+    # of 36 contiguous floats, 4 at a time (144 floats in 36 copies), plain and pipelined
+    (
+        "conv2d",
+        "N=1,H=10,W=10,CI=8,CO=8,kernel=3,stride=1,padding=1,layout=NCHW",
+        sched("tile_cache", [(1, 1, 1), (1, 2, 2), (1, 5, 1), (1, 2, 5)], [3, 3, 4], 1, 0, CONVS),
+        "e_weight < 36;",
+    ),
+    (
+        "conv2d",
+        "N=1,H=10,W=10,CI=8,CO=8,kernel=3,stride=1,padding=1,layout=NCHW",
+        replace(
+            sched(
+                "tile_cache", [(1, 1, 1), (1, 2, 2), (1, 5, 1), (1, 2, 5)], [3, 3, 4], 1, 0, CONVS
+            ),
+            stages=2,
+        ),
+        "e_weight < 36;",
+    ),
+    # depthwise weights [c 4][3][3]: 36 floats in 9 copies
+    (
+        "depthwise_conv2d",
+        "N=1,H=10,W=10,C=8,kernel=3,stride=1,padding=1,layout=NCHW",
+        sched("tile_cache", [(1, 1, 1), (1, 2, 2), (1, 5, 1), (1, 2, 5)], [3, 3], 1, 0, ["weight"]),
+        "e_weight < 9;",
+    ),
+    # the channel tile overruns CI=6: rows are not folded (one float a copy, guarded)
+    (
+        "conv2d",
+        "N=1,H=10,W=10,CI=6,CO=8,kernel=3,stride=1,padding=1,layout=NCHW",
+        sched("tile_cache", [(1, 1, 1), (1, 2, 2), (1, 5, 1), (1, 2, 5)], [3, 3, 4], 1, 0, CONVS),
+        "e_weight < 144;",
     ),
     # cross-thread max and sum with rows that overrun the extent
     (
