@@ -48,8 +48,7 @@ def main() -> None:
                      for r in rs]  # fmt: skip
             at64 = np.mean([r["curve"][min(63, len(r["curve"]) - 1)] for r in rs])
             end = np.mean([r["curve"][-1] for r in rs])
-            n = len(rs[0]["curve"])
-            reached = ", ".join(str(x) if x else f">{n}" for x in reach)
+            reached = ", ".join(str(x) if x else f">{len(r['curve'])}" for x, r in zip(reach, rs))
             print(f"{name:58s} {strategy:12s} {at64:7.2f} {end:7.2f}  {reached}")
     if args.png:
         import matplotlib
