@@ -37,6 +37,7 @@ def tile(spatial, reduce, vector=1, unroll=4, cache=(), cache_t=(), stages=1) ->
 
 GMM4K = "M=4096,N=4096,K=4096"
 C2D56 = "N=1,H=56,W=56,CI=64,CO=64,kernel=3,stride=1,padding=1,layout=NCHW"
+DEP56 = "N=1,H=56,W=56,C=128,kernel=3,stride=1,padding=1,layout=NCHW"
 C2D14 = "N=1,H=14,W=14,CI=256,CO=256,kernel=3,stride=1,padding=1,layout=NCHW"
 # (label, op, shape, base schedule): bests of earlier H100 runs (BENCHMARKS.md), with the
 # reduction's inner tile made small enough for several buffers to fit 48 KB where needed
@@ -94,10 +95,30 @@ SPLIT_BASES = [
     ("C2D14 h200 s0 best", "conv2d", C2D14,  # ours beside it, seed 0 (7.74 with 16 slices)
      tile([(1, 1, 1), (2, 4, 2), (1, 2, 1), (1, 7, 2)], [3, 3, 16], unroll=16, cache=CONVS,
           cache_t=CONVS, stages=3)),
+    # TVM MetaSchedule's bests on the H200 (benchmarks/tvm_gpu.py, 2026-11-22; TVM's own
+    # TFLOP/s under the one-launch protocol in the labels), as tiles of our space
+    ("C2D56 TVM s1 11.0", "conv2d", C2D56,  # 98 groups of 256 threads, 8 outputs each
+     tile([(1, 1, 1), (1, 32, 1), (1, 2, 4), (1, 4, 2)], [3, 3, 4], unroll=16, cache=CONVS)),
+    ("C2D56 TVM s0 9.2", "conv2d", C2D56,
+     tile([(1, 1, 1), (1, 16, 2), (1, 8, 1), (1, 2, 1)], [1, 3, 16], unroll=16, cache=CONVS)),
+    ("DEP TVM s2 1.44", "depthwise_conv2d", DEP56,  # 448 groups of 56 threads, 16 outputs
+     tile([(1, 1, 1), (1, 2, 2), (1, 1, 8), (1, 28, 1)], [3, 1], unroll=0, cache=("weight",))),
+    ("DEP TVM s0 1.28", "depthwise_conv2d", DEP56,
+     tile([(1, 1, 1), (1, 2, 2), (1, 8, 1), (4, 7, 2)], [3, 1], unroll=0, cache=("weight",))),
     ("GMM1024 64x64 k32 s3", "matmul", "M=1024,N=1024,K=1024",
      tile([(1, 1, 1), (4, 8, 2), (1, 16, 4)], [32], cache=("X", "Y"), cache_t=("Y",), stages=3)),
 ]  # fmt: skip
-CASES = [(*b, STAGES) for b in BASES] + [(*b, SPLIT) for b in SPLIT_BASES]
+STAGED_SPLIT = {"stages": (1, 2, 3), "rsplit": (1, 2, 4)}
+CACHED = {"cache": (("weight",), ("data", "weight")), "stages": (1, 2, 3)}  # depthwise
+
+
+def knobs_for(label: str) -> dict:
+    if label.startswith("DEP"):
+        return CACHED
+    return STAGED_SPLIT if " TVM s" in label else SPLIT
+
+
+CASES = [(*b, STAGES) for b in BASES] + [(*b, knobs_for(b[0])) for b in SPLIT_BASES]
 
 
 def variants(base: Schedule, knobs: dict) -> list[Schedule]:
