@@ -29,21 +29,13 @@ WARP = 32
 
 
 def has_reuse(compute: ComputeDef, tensor: str) -> bool:
-    """An input is reused when some spatial axis does not index it (threads share its data),
-    or when one of its indices moves with a spatial and a reduction axis together (a sliding
-    window: neighbouring outputs read overlapping inputs, as depthwise convolutions and
-    pooling do)."""
+    """An input is reused when some spatial axis does not index it (threads share its data)."""
     used: set[str] = set()
-    spatial = {a.name for a in compute.spatial}
-    reduce = {a.name for a in compute.reduce}
-    window = False
     for r in reads(compute.body):
         if r.tensor == tensor:
             for ix in r.indices:
-                names = free_vars(ix)
-                used |= names
-                window = window or bool(names & spatial and names & reduce)
-    return window or any(a.name not in used for a in compute.spatial)
+                used |= free_vars(ix)
+    return any(a.name not in used for a in compute.spatial)
 
 
 def naive(compute: ComputeDef, target: Target) -> Schedule:

@@ -214,24 +214,6 @@ PATHS += [
         sched("tile_cache", [(1, 1, 1), (1, 2, 2), (1, 5, 1), (1, 2, 5)], [3, 3], 1, 0, ["weight"]),
         "e_weight < 9;",
     ),
-    # depthwise input staged too (a sliding window: neighbouring outputs share inputs): the
-    # box is the tile plus the window's halo, zero where it overlaps the padding
-    (
-        "depthwise_conv2d",
-        "N=1,H=10,W=10,C=8,kernel=3,stride=1,padding=1,layout=NCHW",
-        sched("tile_cache", [(1, 1, 1), (1, 2, 2), (1, 5, 1), (1, 2, 5)], [3, 3], 1, 0, CONVS),
-        "e_data < 336;",
-    ),
-    (
-        "depthwise_conv2d",
-        "N=1,H=11,W=11,C=8,kernel=3,stride=2,padding=1,layout=NHWC",
-        replace(
-            sched("tile_cache", [(1, 1, 1), (1, 3, 2), (1, 2, 1), (1, 4, 2)], [1, 3], 2, 0, CONVS),
-            stages=2,
-            cache_t=("weight",),
-        ),
-        "e_data < 110;",
-    ),
     # the channel tile overruns CI=6: rows are not folded (one float a copy, guarded)
     (
         "conv2d",
