@@ -9,6 +9,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+# `unroll` of tile schedules: every inner reduction loop fully unrolled (a convolution's whole
+# window, not just its innermost loop), so values read from local memory are reused across it
+UNROLL_ALL = -1
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -17,8 +21,9 @@ class Schedule:
     tile / tile_cache: spatial[a] = (vthread, thread, inner) tile factors of spatial axis a; the
     block count is derived as ceil(extent / product). reduce[r] = inner tile of reduce axis r.
     `vector` is the width along the innermost spatial axis; `unroll` the unroll pragma of the
-    innermost reduce loop (0: left to the compiler); `cache` the inputs staged in local memory,
-    `cache_t` those of them stored with the reduction's dimensions first (transposed).
+    innermost reduce loop (0: left to the compiler; UNROLL_ALL: every inner reduce loop
+    fully); `cache` the inputs staged in local memory, `cache_t` those of them stored with the
+    reduction's dimensions first (transposed).
     `stages` (tile_cache) is how many outer reduction steps' tiles are in local memory at once:
     1 stages each step and then computes it; S > 1 keeps S buffers and fetches step k + S - 1
     (asynchronously where the dialect can) while step k is computed.

@@ -68,7 +68,7 @@ from search_spaces.lowering.common import (
     range_checks,
     update,
 )
-from search_spaces.schedule import Schedule
+from search_spaces.schedule import UNROLL_ALL, Schedule
 from search_spaces.tiling import CacheRegion, Tiling, stage_stride
 
 FETCH = 4  # floats per work-item copy in cooperative fetches (128-bit)
@@ -424,7 +424,10 @@ class TileLowering:
         ki_loops = [r for r in t.reduce if "ki_" + r.name not in self.zero]
         split = None if self.split is None else t.reduce[self.split].name
         for i, r in enumerate(reversed(ki_loops)):
-            unroll = (s.unroll or None) if i == 0 else None
+            if s.unroll == UNROLL_ALL:  # every inner reduction loop: the whole window
+                unroll: int | None = 0
+            else:
+                unroll = (s.unroll or None) if i == 0 else None
             if r.name == split:  # this slice's part of the inner tile
                 chunk = r.inner // self.rsplit
                 if chunk == 1:

@@ -7,10 +7,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from search_spaces.compute import ComputeDef
-from search_spaces.schedule import Schedule
+from search_spaces.schedule import UNROLL_ALL, Schedule
 from search_spaces.target import Target
 
 UNROLLS = (0, 1, 4, 16)
+TILE_UNROLLS = (*UNROLLS, UNROLL_ALL)  # tile sketches may unroll every inner reduction loop
 STAGES = (1, 2, 3)  # tile_cache: local-memory buffers of the reduction pipeline
 RSPLITS = (1, 2, 4, 8, 16)  # tile_cache: slices of work-items that share the reduction
 

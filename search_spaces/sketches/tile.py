@@ -16,6 +16,8 @@ from search_spaces.schedule import Schedule
 from search_spaces.sketches.base import (
     RSPLITS,
     STAGES,
+    TILE_UNROLLS,
+    UNROLL_ALL,
     UNROLLS,
     Sketch,
     SketchRule,
@@ -36,6 +38,17 @@ def has_reuse(compute: ComputeDef, tensor: str) -> bool:
             for ix in r.indices:
                 used |= free_vars(ix)
     return any(a.name not in used for a in compute.spatial)
+
+
+def unrolled_updates(tiling: Tiling, s: Schedule) -> int:
+    """Accumulator updates in the unrolled body: the register tile (in vectors) times the
+    unrolled trips of the innermost reduction loop, or of all of them with UNROLL_ALL (a split
+    reduction's slice unrolls its share of the split loop)."""
+    if s.unroll == UNROLL_ALL:
+        trips = prod(r.inner for r in tiling.reduce) // max(s.rsplit, 1)
+    else:
+        trips = max(s.unroll, 1)
+    return tiling.accumulators // s.vector * max(trips, 1)
 
 
 def naive(compute: ComputeDef, target: Target) -> Schedule:
@@ -168,7 +181,9 @@ class TileRule(SketchRule):
             return f"{tiling.group_size} threads per group exceed {target.max_threads}"
         if tiling.accumulators > target.max_accumulators:
             return f"{tiling.accumulators} accumulators exceed {target.max_accumulators}"
-        updates = tiling.accumulators // s.vector * max(s.unroll, 1)
+        if s.unroll < 0 and s.unroll != UNROLL_ALL:
+            return f"unroll must be at least 0, or {UNROLL_ALL} (every inner reduction loop)"
+        updates = unrolled_updates(tiling, s)
         if updates > target.max_unrolled_updates:
             return f"{updates} unrolled accumulator updates exceed {target.max_unrolled_updates}"
         if tiling.groups > 2**31 - 1:
@@ -248,7 +263,7 @@ class TileRule(SketchRule):
             spatial=tuple(spatial),  # type: ignore[arg-type]
             reduce=tuple(reduce),
             vector=width,
-            unroll=rng.choice(UNROLLS),
+            unroll=rng.choice(TILE_UNROLLS if gpu else UNROLLS),
             cache=cache,
             cache_t=cache_t,
         )
@@ -261,6 +276,10 @@ class TileRule(SketchRule):
                     s = piped
                     break
             s = split_reduction(compute, target, rng, s)
+        if s.unroll == UNROLL_ALL and unrolled_updates(Tiling(compute, s), s) > (
+            target.max_unrolled_updates
+        ):
+            s = replace(s, unroll=UNROLLS[-1])  # the window is too big to unroll whole
         return s
 
     def weight(self, sketch: Sketch, target: Target) -> float:
@@ -273,4 +292,4 @@ class TileRule(SketchRule):
         widths = sum(1 for w in VECTOR_WIDTHS if compute.spatial[-1].extent % w == 0)
         n = len(sketch.cacheable)  # each input: not cached, cached, cached transposed
         caches = (3**n - 2**n) * len(STAGES) * len(RSPLITS) if n else 1
-        return tiles * widths * len(UNROLLS) * caches
+        return tiles * widths * len(TILE_UNROLLS) * caches

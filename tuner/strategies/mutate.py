@@ -15,7 +15,7 @@ from dataclasses import replace
 from math import prod
 
 from search_spaces import ComputeDef, Schedule
-from search_spaces.sketches.base import RSPLITS, STAGES, UNROLLS, prime_factors
+from search_spaces.sketches.base import RSPLITS, STAGES, TILE_UNROLLS, UNROLLS, prime_factors
 from search_spaces.sketches.tile import with_split
 from search_spaces.tiling import VECTOR_WIDTHS
 
@@ -69,7 +69,8 @@ def mutate_reduce(s: Schedule, compute: ComputeDef, rng: random.Random) -> Sched
 
 
 def mutate_unroll(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
-    return replace(s, unroll=rng.choice([u for u in UNROLLS if u != s.unroll]))
+    values = UNROLLS if s.sketch == "xthread" else TILE_UNROLLS
+    return replace(s, unroll=rng.choice([u for u in values if u != s.unroll]))
 
 
 def _widths(s: Schedule, compute: ComputeDef) -> list[int]:

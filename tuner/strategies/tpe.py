@@ -14,7 +14,7 @@ import math
 from itertools import combinations
 
 from search_spaces import Schedule
-from search_spaces.sketches.base import UNROLLS
+from search_spaces.sketches.base import TILE_UNROLLS, UNROLLS
 from search_spaces.tiling import VECTOR_WIDTHS
 from tuner.strategies.base import SearchPolicy
 
@@ -79,7 +79,7 @@ class OptunaTPE(SearchPolicy):
         widths = [w for w in VECTOR_WIDTHS if c.spatial[-1].extent % w == 0]
         vector = trial.suggest_categorical(f"{sketch}.vector", widths)
         vector = max(w for w in widths if w <= vector and spatial[-1][2] % w == 0)
-        unroll = trial.suggest_categorical(f"{sketch}.unroll", list(UNROLLS))
+        unroll = trial.suggest_categorical(f"{sketch}.unroll", list(TILE_UNROLLS))
         cache: tuple[str, ...] = ()
         cache_t: tuple[str, ...] = ()
         cacheable = self.space.cacheable.get(sketch, ())
