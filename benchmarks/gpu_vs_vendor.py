@@ -1,7 +1,7 @@
 """Issue 8's comparison: our default search at 64 trials against cuBLAS/cuDNN and TVM, one run.
 
     python benchmarks/gpu_vs_vendor.py [--trials 64] [--seed 0] [--only GMM] [--benchmark-set]
-        [--out results.json]
+        [--tvm-kernels benchmarks/data/tvm_kernels-h200.json.gz] [--out results.json]
 
 Each workload is tuned with the default (evolutionary) search from an empty database through
 the Ray device worker, as `tune run` does (its protocol flushes L2 between samples). The best
@@ -12,8 +12,10 @@ host launch overhead stays out of the samples (single-launch events on an idle G
 and at 5 to 30 us per kernel it is most of the time), inputs warm in L2 as in TVM's runner;
 median of 100 samples. The same with an L2 flush queued instead of the spin goes to --out.
 The TVM column is issue 8's table (apache-tvm 0.27 MetaSchedule on an H200, 64 trials unless
-noted), not measured here. --benchmark-set adds the C2D and DEP rows of the benchmark set at
-batch 1 and 16 (no TVM figure). Prints the table last.
+noted), not measured here; with --tvm-kernels (benchmarks/tvm_kernels.py's file) it is TVM's
+best kernel of its own run with the same --seed, built here and checked and timed beside ours
+under the same protocols, with that run's tuning time. --benchmark-set adds the C2D and DEP
+rows of the benchmark set at batch 1 and 16 (no TVM figure). Prints the table last.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.random_vs_vendor import time_vendor, vendor_fn  # noqa: E402
+from benchmarks.tvm_kernels import kernel_of as tvm_kernel_of  # noqa: E402
+from benchmarks.tvm_kernels import load as load_tvm_kernels  # noqa: E402
 from measure import DevicePool, MeasureInput, MeasureOptions, detect_local  # noqa: E402
 from measure.pool import open_backend  # noqa: E402
 from measure.runner import relative_error  # noqa: E402
@@ -81,12 +85,16 @@ def protocols() -> dict:
     return {"busy": lambda: torch.cuda._sleep(SPIN_CYCLES), "flushed": scratch.zero_}
 
 
-def ours_here(backend, w: Workload, kernel) -> tuple[float, object]:
-    """The kernel built in this process: its relative error on fresh inputs, and a launcher."""
+def ours_here(backend, w: Workload, kernel, order=None) -> tuple[float, object]:
+    """The kernel built in this process: its relative error on fresh inputs, and a launcher.
+    `order`: the kernel's parameters as tensor names ("out" the output) where they are not
+    the inputs in OPERATORS.md order, then the output."""
     compiled = backend.build(kernel)
     arrays = w.random_inputs(11)
     ref = w.reference(arrays)
-    args = [*(backend.upload(a) for a in arrays), backend.poisoned(ref.shape)]
+    out = backend.poisoned(ref.shape)
+    bufs = {t.name: backend.upload(a) for t, a in zip(w.compute.inputs, arrays)}
+    args = [bufs.get(n, out) for n in order] if order else [*bufs.values(), out]
     grid = (kernel.global_size[0] // kernel.local_size[0], 1, 1)
     block = (kernel.local_size[0], 1, 1)
 
@@ -94,7 +102,7 @@ def ours_here(backend, w: Workload, kernel) -> tuple[float, object]:
         compiled(*args, grid=grid, block=block)
 
     launch()
-    return relative_error(backend.download(args[-1], ref.shape), ref), launch
+    return relative_error(backend.download(out, ref.shape), ref), launch
 
 
 def main() -> None:
@@ -104,9 +112,13 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated label prefixes")
     ap.add_argument("--benchmark-set", action="store_true")
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip workloads after this")
+    ap.add_argument("--tvm-kernels", default="", help="tvm_kernels.py's file: time TVM here")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     t_start = time.time()
+    recorded = {}
+    if args.tvm_kernels:
+        recorded = {(k["label"], k["seed"]): k for k in load_tvm_kernels(args.tvm_kernels)}
 
     import torch
 
@@ -154,6 +166,14 @@ def main() -> None:
         if fn is not None:
             for name, b in before.items():
                 row[f"vendor_{name}_tflops"] = flops / event_time(fn, b) / 1e12
+        rec = recorded.get((label, args.seed))
+        if rec is not None:  # TVM's best of its own run with this seed, built and timed here
+            err, launch = ours_here(backend, w, *tvm_kernel_of(rec))
+            row.update(tvm_tuning_s=rec["tvm_tuning_s"], tvm_trials=rec["tvm_trials"],
+                       tvm_err=err, tvm_correct=err <= MeasureOptions().rtol)  # fmt: skip
+            for name, b in before.items():
+                row[f"tvm_{name}_tflops"] = flops / event_time(launch, b) / 1e12
+            row["tvm_tflops"] = row["tvm_busy_tflops"]
         row["ours_tflops"] = row.get("ours_busy_tflops")
         row["vendor_tflops"] = row.get("vendor_busy_tflops")
         results.append(row)
@@ -169,7 +189,8 @@ def main() -> None:
     print()
     print(
         f"{dev.description}, {args.trials} trials of the default search, fp32 (TF32 off); "
-        "TFLOP/s, warm L2 and a busy GPU (ours with L2 flushes in brackets); TVM from issue 8"
+        "TFLOP/s, warm L2 and a busy GPU (ours with L2 flushes in brackets); TVM "
+        + (f"seed {args.seed}'s recorded kernels timed here" if recorded else "from issue 8")
     )
     head = (f"{'workload':34s} {'trials':>6s} {'tune s':>6s} {'ours':>14s} {'vendor':>7s} "
             f"{'ours/vend':>9s} {'TVM':>5s} {'ours/TVM':>8s} {'TVM s':>5s} check")  # fmt: skip
@@ -186,6 +207,7 @@ def main() -> None:
             f"{f'{ours / tvm:.2f}x' if ours and tvm else '':>8s}",
             f"{f'{tvm_s:.0f}' if tvm_s else '':>5s}",
             "ok" if r.get("correct") else "NOT CHECKED OK",
+            "" if r.get("tvm_correct", True) else "(TVM NOT CHECKED OK)",
         ]
         print(" ".join(cells))
 

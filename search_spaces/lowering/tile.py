@@ -67,11 +67,13 @@ from search_spaces.lowering.common import (
     is_aligned,
     range_checks,
     update,
+    zero,
 )
 from search_spaces.schedule import UNROLL_ALL, Schedule
 from search_spaces.tiling import CacheRegion, Tiling, stage_stride
 
 FETCH = 4  # floats per work-item copy in cooperative fetches (128-bit)
+FETCH_UNROLL = 16  # a work-item's share of a cooperative fetch is unrolled up to this many copies
 
 
 def is_vector(e: Expr) -> bool:
@@ -257,8 +259,14 @@ class TileLowering:
     def axis_decls(self, axes) -> list[Stmt]:
         return [Decl(a.name, "int", self.exp[a.name]) for a in axes]
 
-    def stage(self, name: str) -> list[Stmt]:
-        """Cooperative copy of one cached input's box into local memory.
+    def staging(self) -> list[Stmt]:
+        """Every cached input's cooperative copy: the loads held in registers first, for all
+        inputs, then the stores to local memory, so no load waits for another's store."""
+        parts = [self.stage(n) for n in self.regions]
+        return [st for loads, _ in parts for st in loads] + [st for _, st_ in parts for st in st_]
+
+    def stage(self, name: str) -> tuple[list[Stmt], list[Stmt]]:
+        """Cooperative copy of one cached input's box into local memory: (loads, stores).
 
         The box is walked in the tensor's own order (neighbouring work-items read neighbouring
         addresses) and stored in the region's storage order. Where the last dimension's rows
@@ -287,24 +295,50 @@ class TileLowering:
         src = flat_index(gidx, tensor.shape)
         src_aligned = is_aligned(src, width, steps)
         where = reg.storage_index(tuple(coords))
+        n = prod(extent)
         if self.stages > 1:
-            body += self.copies(reg, tensor, coords, src, src_aligned, steps, gidx, ranges, width)
-            return [For(e.name, prod(extent), tuple(body), step=group, start=Var("lid"))]
+            copies = self.copies(reg, tensor, coords, src, src_aligned, steps, gidx, ranges, width)
+            return [], self.share(e, n, [*body, *copies])
         load = guarded_read(Read(name, gidx), tensor, ranges, width, src_aligned)
-        if width == 1:
-            body.append(Assign(Elem("sm_" + name, where), load))
-        elif reg.order[-1] == len(reg.extent) - 1:  # rows stay rows: one vector store
-            body.append(Store("sm_" + name, where, load, width, is_aligned(where, width, steps)))
-        else:  # transposed: the 4 floats land in 4 places
-            body.append(Decl("v_" + name, "float", load, width))
-            for k in range(width):
+
+        def put(value: Expr) -> list[Stmt]:  # the stores of one step's loaded value
+            if width == 1:
+                return [Assign(Elem("sm_" + name, where), value)]
+            if reg.order[-1] == len(reg.extent) - 1:  # rows stay rows: one vector store
+                return [Store("sm_" + name, where, value, width, is_aligned(where, width, steps))]
+            out: list[Stmt] = [Decl("v_" + name, "float", value, width)]
+            for k in range(width):  # transposed: the floats land in `width` places
                 shifted = tuple(coords[:-1]) + (simplify(coords[-1] + k),)
-                body.append(
-                    Assign(
-                        Elem("sm_" + name, reg.storage_index(shifted)), LaneOf(Var("v_" + name), k)
-                    )
-                )
-        return [For(e.name, prod(extent), tuple(body), step=group, start=Var("lid"))]
+                lane = LaneOf(Var("v_" + name), k)
+                out.append(Assign(Elem("sm_" + name, reg.storage_index(shifted)), lane))
+            return out
+
+        trips = -(-n // group)
+        if not 1 < trips <= FETCH_UNROLL:
+            return [], self.share(e, n, [*body, *put(load)])
+        # loads into registers, stores after: every load of the share is in flight at once
+        held = Elem("f_" + name, Var("it_" + name))
+        if n % group:
+            load = Select(Bin("<", e, Const(n)), load, zero(width))
+        loads = self.share(e, n, [*body, Assign(held, load)], guard=False)
+        decl = ArrayDecl("f_" + name, "float", trips, "private", width)
+        return [decl, *loads], self.share(e, n, [*body, *put(held)])
+
+    def share(self, e: Var, n: int, body: list[Stmt], guard: bool = True) -> list[Stmt]:
+        """One work-item's steps e = lid, lid + group, ... < n of a cooperative copy. Up to
+        FETCH_UNROLL steps are a fully unrolled loop of known trip count, the last step guarded
+        where n is not a multiple of the group (unless guard=False, for statements that guard
+        themselves); longer shares stay a strided loop."""
+        group = self.t.group_size
+        trips = -(-n // group)
+        if trips > FETCH_UNROLL:
+            return [For(e.name, n, tuple(body), step=group, start=Var("lid"))]
+        it = Var("it" + e.name.removeprefix("e"))
+        first = Decl(e.name, "int", simplify(Var("lid") + it * group) if trips > 1 else Var("lid"))
+        if guard and n % group:
+            body = [If(Bin("<", e, Const(n)), tuple(body))]
+        step = (first, *body)
+        return [Block(step)] if trips == 1 else [For(it.name, trips, step, unroll=0)]
 
     def copies(
         self, reg, tensor, coords, src, src_aligned, steps, gidx, ranges, width
@@ -346,7 +380,7 @@ class TileLowering:
             return out + [Decl("sbuf", "int", simplify(flat % stages))]
 
         def issue(flat: Expr) -> Stmt:
-            staged = [st for n in self.regions for st in self.stage(n)]
+            staged = self.staging()
             return If(Bin("<", flat, Const(steps)), tuple(at(flat) + staged))
 
         kp, kt = Var("kp"), Var("kt")
@@ -445,7 +479,7 @@ class TileLowering:
             body = self.pipelined(body, ko_loops)
             ko_loops = []
         elif self.regions:
-            staged = [st for n in self.regions for st in self.stage(n)]
+            staged = self.staging()
             body = staged + [Barrier()] + body + ([Barrier()] if ko_loops else [])
         for r in reversed(ko_loops):
             body = [For("ko_" + r.name, r.outer, tuple(body))]

@@ -37,7 +37,7 @@ def test_weights_over_the_whole_window_fold_into_rows():
     reg, shape = folded(C2D14, TILE, "weight")
     assert reg.extent == (16, 72) and shape == (256, 2304)  # [co][rc 8 x 3 x 3]
     source = generate(Workload.parse("conv2d", C2D14), TILE, H200).source
-    assert "e_weight < 288;" in source and "cp_async<16>((sm_weight" in source  # 1152 / 4
+    assert "e_weight < 288)" in source and "cp_async<16>((sm_weight" in source  # 1152 / 4
 
 
 def test_boxes_that_cannot_be_rows_are_left_as_they_are():
@@ -57,4 +57,4 @@ def test_boxes_that_cannot_be_rows_are_left_as_they_are():
     reg, _ = folded(C2D14, part, "weight")
     assert reg.extent == (16, 8, 3)  # [co][rc][ry 1][rx 3] -> [co][rc][3]
     source = generate(Workload.parse("conv2d", C2D14), part, H200).source
-    assert "e_weight < 384;" in source and "cp_async<16>((sm_weight" not in source
+    assert "e_weight < 384)" in source and "cp_async<16>((sm_weight" not in source

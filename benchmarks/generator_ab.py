@@ -1,0 +1,189 @@
+"""Two generators (or TVM's kernels) on the same schedules, side by side on a GPU.
+
+    # on any machine: each generator writes its kernels for the cases below
+    git worktree add /tmp/before <commit>
+    python3 benchmarks/generator_ab.py emit --generator /tmp/before --tag before --out before.json
+    python3 benchmarks/generator_ab.py emit --tag after --out after.json
+    # on the GPU machine: build, check and time them all in one process
+    python3 benchmarks/generator_ab.py time before.json after.json \
+        [benchmarks/data/tvm_kernels-h200.json.gz] [--out results.json]
+
+`emit` generates, with the search_spaces package under --generator (default: this checkout),
+the kernels of fixed schedules for the H200 target: TVM's best C2D 56x56 and DEP tiles and two
+GMM tiles written as our schedules (knob_ablation.py's), each plain, with 3 stages and with the
+whole reduction nest unrolled; and the bests of the 64-trial searches recorded in
+benchmarks/results (seeds 0 to 2 of the four issue-8 workloads, GMM 4096³ seed 0).
+`time` builds every kernel of the given files (ours or tvm_kernels.py's: label, op, shape,
+source, entry, params, grid, block) with NVRTC, checks it against NumPy on fresh inputs and
+times it with CUDA events around one launch, with an L2 flush queued ahead (flushed) and with a
+spin kernel queued ahead instead (warm L2): median of 60 samples, in 3 rounds that go through
+all kernels in turn; the table gives each kernel's median round. Prints the table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SEARCHES = [f"gpu_vs_vendor-unrollall-h200-2026-11-22-seed{s}.json" for s in (0, 1, 2)]
+GMM4096 = "gpu_vs_vendor-h200-2026-11-22-gmm4096-seed0.json"
+FIXED = (
+    "C2D56 TVM s1",
+    "C2D56 TVM s0",
+    "DEP TVM s2",
+    "GMM1024 64x64 k32 s3",
+    "GMM4096 128x128 k16",
+)
+SPIN = 'extern "C" __global__ void spin(long long n) { long long t = clock64(); ' + (
+    "while (clock64() - t < n) {} }"
+)
+
+
+def cases(knob_bases) -> list[tuple]:
+    """(label, op, shape, schedule) of every case."""
+    from benchmarks.gpu_vs_vendor import ISSUE
+    from search_spaces import Schedule
+
+    out = []
+    for label, op, shape, s in knob_bases:
+        if label.startswith(FIXED):
+            for tag, v in (("", s), (" st3", replace(s, stages=3)), (" ua", replace(s, unroll=-1))):
+                out.append((label + tag, op, shape, v))
+    for name in [*SEARCHES, GMM4096]:
+        seed = name.split("seed")[-1].removesuffix(".json")
+        for r in json.loads((RESULTS / name).read_text()):
+            spec = next(x for x in ISSUE if x[0] == r["label"])
+            if r.get("schedule") and (name == GMM4096 or spec[0] != "GMM 4096^3"):
+                out.append((f"best s{seed} {spec[0]}", spec[1], spec[2],
+                            Schedule.from_json(r["schedule"])))  # fmt: skip
+    return out
+
+
+def emit(args) -> None:
+    if args.generator:
+        sys.path.insert(0, str(Path(args.generator).resolve()))
+    sys.path.insert(1, str(ROOT))
+    import search_spaces  # --generator's package, before knob_ablation puts ROOT first
+    from measure.catalog import CATALOG
+    from search_spaces import Workload, check, generate
+
+    # isort: split
+    from benchmarks.knob_ablation import BASES, SPLIT_BASES
+
+    print(f"generator: {Path(search_spaces.__file__).parent}", flush=True)
+    target = CATALOG["h200"]
+    entries = []
+    for label, op, shape, s in cases(BASES + SPLIT_BASES):
+        w = Workload.parse(op, shape)
+        why = check(w.compute, s, target)
+        if why:
+            print(f"{label}: not valid ({why})")
+            continue
+        k = generate(w, s, target)
+        names = [a.name for a in k.args]
+        grid = k.global_size[0] // k.local_size[0]
+        entries.append({"label": f"{label} [{args.tag}]", "op": op, "shape": shape,
+                        "source": k.source, "entry": k.entry, "params": names[:-1] + ["out"],
+                        "grid": grid, "block": k.local_size[0]})  # fmt: skip
+    Path(args.out).write_text(json.dumps(entries, indent=1))
+    print(f"{len(entries)} kernels in {args.out}")
+
+
+def time_all(args) -> None:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    import pycuda.driver as cuda
+
+    from benchmarks.tvm_kernels import load
+    from measure import detect_local
+    from measure.pool import open_backend
+    from measure.runner import relative_error
+    from search_spaces import KernelSource, Workload
+
+    dev = next(d for d in detect_local() if d.backend == "cuda")
+    be = open_backend(dev)
+    spin_k = KernelSource("cuda", SPIN, "spin", (), (1,), (1,))
+    spin = be.load(spin_k, be.compile_artifact(SPIN, be.build_key))
+    before = {
+        "flushed": be.flush,
+        "warm": lambda: spin(np.int64(100_000), grid=(1, 1, 1), block=(1, 1, 1)),
+    }
+
+    def sample(fn, ahead, n: int = 60) -> float:
+        times = []
+        for _ in range(n):
+            ahead()
+            start, end = cuda.Event(), cuda.Event()
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.time_till(end) * 1e-3)
+        return statistics.median(times)
+
+    print(f"device: {dev.name} ({dev.description}, {dev.driver})", flush=True)
+    data: dict = {}
+    kernels = []
+    for entry in (e for path in args.files for e in load(path)):
+        label = (
+            entry["label"] if "[" in entry["label"] else f"TVM s{entry['seed']} {entry['label']}"
+        )
+        w = Workload.parse(entry["op"], entry["shape"])
+        if (entry["op"], entry["shape"]) not in data:
+            arrays = w.random_inputs(11)
+            bufs = {t.name: be.upload(a) for t, a in zip(w.compute.inputs, arrays)}
+            data[entry["op"], entry["shape"]] = (w.reference(arrays), bufs)
+        ref, bufs = data[entry["op"], entry["shape"]]
+        k = KernelSource("cuda", entry["source"], entry["entry"], (), (1,), (1,))
+        f = be.load(k, be.compile_artifact(entry["source"], be.build_key))
+        out = be.poisoned(ref.shape)
+        params = [bufs.get(p, out) for p in entry["params"]]
+        grid, block = (entry["grid"], 1, 1), (entry["block"], 1, 1)
+
+        def launch(f=f, params=params, grid=grid, block=block) -> None:
+            f(*params, grid=grid, block=block)
+
+        launch()
+        err = relative_error(be.download(out, ref.shape), ref)
+        kernels.append({"label": label, "w": w, "launch": launch, "err": err, **be.resources(f)})
+    for _ in range(3):
+        for k in kernels:
+            for name, ahead in before.items():
+                k.setdefault(name, []).append(sample(k["launch"], ahead))
+    rows = []
+    print(
+        f"\n{'kernel':44s} {'rel err':>8s} {'regs':>4s} {'smem':>6s} {'flushed':>8s} {'warm':>6s}"
+    )
+    for k in kernels:
+        tf = {n: k["w"].compute.flops / statistics.median(k[n]) / 1e12 for n in before}
+        rows.append({"label": k["label"], "err": k["err"], "registers": k["registers"],
+                     "shared_bytes": k["shared_bytes"], **{f"{n}_tflops": v for n, v in tf.items()},
+                     **{f"{n}_rounds_s": k[n] for n in before}})  # fmt: skip
+        print(f"{k['label']:44s} {k['err']:8.1e} {k['registers']:4d} {k['shared_bytes']:6d} "
+              f"{tf['flushed']:8.2f} {tf['warm']:6.2f}")  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("emit", help="write this generator's kernels for the cases")
+    e.add_argument("--generator", default="", help="a checkout whose search_spaces to use")
+    e.add_argument("--tag", required=True)
+    e.add_argument("--out", required=True)
+    t = sub.add_parser("time", help="build, check and time kernels on the GPU")
+    t.add_argument("files", nargs="+")
+    t.add_argument("--out", default="")
+    args = ap.parse_args()
+    emit(args) if args.cmd == "emit" else time_all(args)
+
+
+if __name__ == "__main__":
+    main()
