@@ -18,6 +18,13 @@ source, entry, params, grid, block) with NVRTC, checks it against NumPy on fresh
 times it with CUDA events around one launch, with an L2 flush queued ahead (flushed) and with a
 spin kernel queued ahead instead (warm L2): median of 60 samples, in 3 rounds that go through
 all kernels in turn; the table gives each kernel's median round. Prints the table last.
+
+    python3 benchmarks/generator_ab.py floor --out floor.json   # then `time floor.json ...`
+
+`floor` writes probes of what the protocol itself costs at the depthwise workload's size, not
+kernels of ours: an empty kernel (448 groups of 448, and one group of 32), a float4 copy of the
+input to the output, and a one-tap scale (out = data x one weight per channel). Their relative
+error is of course not small.
 """
 
 from __future__ import annotations
@@ -93,6 +100,28 @@ def emit(args) -> None:
                         "grid": grid, "block": k.local_size[0]})  # fmt: skip
     Path(args.out).write_text(json.dumps(entries, indent=1))
     print(f"{len(entries)} kernels in {args.out}")
+
+
+DEP = "N=1,H=56,W=56,C=128,kernel=3,stride=1,padding=1,layout=NCHW"
+ARGS = "const float* __restrict__ data, const float* __restrict__ weight, float* __restrict__ out"
+PROBES = [  # (label, body, grid, block)
+    ("empty 448x448", "", 448, 448),
+    ("empty 1x32", "", 1, 32),
+    ("float4 copy 392x256", "int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < 100352) "
+     "reinterpret_cast<float4*>(out)[i] = reinterpret_cast<const float4*>(data)[i];", 392, 256),
+    ("scale 1568x256", "int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < 401408) "
+     "out[i] = data[i] * weight[(i / 3136) * 9 + 4];", 1568, 256),
+]  # fmt: skip
+
+
+def floor(args) -> None:
+    entries = [
+        {"label": f"floor: {label} [probe]", "op": "depthwise_conv2d", "shape": DEP, "entry": "k",
+         "source": f'extern "C" __global__ void k({ARGS}) {{ {body} }}',
+         "params": ["data", "weight", "out"], "grid": grid, "block": block}
+        for label, body, grid, block in PROBES
+    ]  # fmt: skip
+    Path(args.out).write_text(json.dumps(entries, indent=1))
 
 
 def time_all(args) -> None:
@@ -178,11 +207,13 @@ def main() -> None:
     e.add_argument("--generator", default="", help="a checkout whose search_spaces to use")
     e.add_argument("--tag", required=True)
     e.add_argument("--out", required=True)
+    f = sub.add_parser("floor", help="write the protocol-floor probes")
+    f.add_argument("--out", required=True)
     t = sub.add_parser("time", help="build, check and time kernels on the GPU")
     t.add_argument("files", nargs="+")
     t.add_argument("--out", default="")
     args = ap.parse_args()
-    emit(args) if args.cmd == "emit" else time_all(args)
+    {"emit": emit, "floor": floor, "time": time_all}[args.cmd](args)
 
 
 if __name__ == "__main__":
