@@ -15,9 +15,10 @@ whole reduction nest unrolled; and the bests of the 64-trial searches recorded i
 benchmarks/results (seeds 0 to 2 of the four issue-8 workloads, GMM 4096³ seed 0).
 `time` builds every kernel of the given files (ours or tvm_kernels.py's: label, op, shape,
 source, entry, params, grid, block) with NVRTC, checks it against NumPy on fresh inputs and
-times it with CUDA events around one launch, with an L2 flush queued ahead (flushed) and with a
-spin kernel queued ahead instead (warm L2): median of 60 samples, in 3 rounds that go through
-all kernels in turn; the table gives each kernel's median round. Prints the table last.
+times it with gpu_vs_vendor.py's protocols: CUDA events around one launch, with an L2 flush
+queued ahead (flushed) or a spin kernel queued ahead instead (busy: warm L2, host launch time
+hidden); median of 60 samples, in 3 rounds that go through all kernels in turn; the table
+gives each kernel's median round. Prints the table last.
 
     python3 benchmarks/generator_ab.py floor --out floor.json   # then `time floor.json ...`
 
@@ -46,9 +47,6 @@ FIXED = (
     "DEP TVM s2",
     "GMM1024 64x64 k32 s3",
     "GMM4096 128x128 k16",
-)
-SPIN = 'extern "C" __global__ void spin(long long n) { long long t = clock64(); ' + (
-    "while (clock64() - t < n) {} }"
 )
 
 
@@ -126,9 +124,7 @@ def floor(args) -> None:
 
 def time_all(args) -> None:
     sys.path.insert(0, str(ROOT))
-    import numpy as np
-    import pycuda.driver as cuda
-
+    from benchmarks.gpu_vs_vendor import event_time, protocols
     from benchmarks.tvm_kernels import load
     from measure import detect_local
     from measure.pool import open_backend
@@ -137,24 +133,7 @@ def time_all(args) -> None:
 
     dev = next(d for d in detect_local() if d.backend == "cuda")
     be = open_backend(dev)
-    spin_k = KernelSource("cuda", SPIN, "spin", (), (1,), (1,))
-    spin = be.load(spin_k, be.compile_artifact(SPIN, be.build_key))
-    before = {
-        "flushed": be.flush,
-        "warm": lambda: spin(np.int64(100_000), grid=(1, 1, 1), block=(1, 1, 1)),
-    }
-
-    def sample(fn, ahead, n: int = 60) -> float:
-        times = []
-        for _ in range(n):
-            ahead()
-            start, end = cuda.Event(), cuda.Event()
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.time_till(end) * 1e-3)
-        return statistics.median(times)
+    before = protocols()  # gpu_vs_vendor.py's: a spin kernel ("busy") or an L2 flush ahead
 
     print(f"device: {dev.name} ({dev.description}, {dev.driver})", flush=True)
     data: dict = {}
@@ -184,10 +163,10 @@ def time_all(args) -> None:
     for _ in range(3):
         for k in kernels:
             for name, ahead in before.items():
-                k.setdefault(name, []).append(sample(k["launch"], ahead))
+                k.setdefault(name, []).append(event_time(k["launch"], ahead, 60))
     rows = []
     print(
-        f"\n{'kernel':44s} {'rel err':>8s} {'regs':>4s} {'smem':>6s} {'flushed':>8s} {'warm':>6s}"
+        f"\n{'kernel':44s} {'rel err':>8s} {'regs':>4s} {'smem':>6s} {'flushed':>8s} {'busy':>6s}"
     )
     for k in kernels:
         tf = {n: k["w"].compute.flops / statistics.median(k[n]) / 1e12 for n in before}
@@ -195,7 +174,7 @@ def time_all(args) -> None:
                      "shared_bytes": k["shared_bytes"], **{f"{n}_tflops": v for n, v in tf.items()},
                      **{f"{n}_rounds_s": k[n] for n in before}})  # fmt: skip
         print(f"{k['label']:44s} {k['err']:8.1e} {k['registers']:4d} {k['shared_bytes']:6d} "
-              f"{tf['flushed']:8.2f} {tf['warm']:6.2f}")  # fmt: skip
+              f"{tf['flushed']:8.2f} {tf['busy']:6.2f}")  # fmt: skip
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
 
