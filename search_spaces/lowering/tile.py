@@ -263,7 +263,7 @@ class TileLowering:
         """Every cached input's cooperative copy: the loads held in registers first, for all
         inputs, then the stores to local memory, so no load waits for another's store."""
         parts = [self.stage(n) for n in self.regions]
-        return [st for loads, _ in parts for st in loads] + [st for _, st_ in parts for st in st_]
+        return [st for loads, _ in parts for st in loads] + [st for _, put in parts for st in put]
 
     def stage(self, name: str) -> tuple[list[Stmt], list[Stmt]]:
         """Cooperative copy of one cached input's box into local memory: (loads, stores).
@@ -317,7 +317,7 @@ class TileLowering:
         if not 1 < trips <= FETCH_UNROLL:
             return [], self.share(e, n, [*body, *put(load)])
         # loads into registers, stores after: every load of the share is in flight at once
-        held = Elem("f_" + name, Var("it_" + name))
+        held = Elem("f_" + name, Var("it_" + name))  # share()'s step counter for e_<name>
         if n % group:
             load = Select(Bin("<", e, Const(n)), load, zero(width))
         loads = self.share(e, n, [*body, Assign(held, load)], guard=False)
