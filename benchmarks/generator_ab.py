@@ -20,13 +20,16 @@ queued ahead (flushed) or a spin kernel queued ahead instead (busy: warm L2, hos
 hidden); median of 60 samples, in 3 rounds that go through all kernels in turn; the table
 gives each kernel's median round. Prints the table last.
 
+    python3 benchmarks/generator_ab.py sweep ours-0.json ... --out sweep.json   # then `time`
     python3 benchmarks/generator_ab.py floor --out floor.json   # then `time floor.json ...`
 
     python3 benchmarks/generator_ab.py heavy --out heavy.json   # then emit ... --heavy heavy.json
 
 `heavy` picks 12 random plain tile_cache GMM 1024³ schedules whose unrolled fetch holds at
 least 48 floats per work-item in registers (with this checkout's generator); `emit --heavy`
-adds them to the cases. `floor` writes probes of what the protocol itself costs at the
+adds them to the cases. `sweep` writes the best kernel of each workload of gpu_vs_vendor.py
+--out files with each unroll value (0, 1, 4, 16 and -1, the whole nest), the one the search
+found marked. `floor` writes probes of what the protocol itself costs at the
 depthwise workload's size, not kernels of ours: an empty kernel (448 groups of 448, and one
 group of 32), a float4 copy of the input to the output, and a one-tap scale (out = data x one
 weight per channel). Their relative error is of course not small.
@@ -145,6 +148,33 @@ PROBES = [  # (label, body, grid, block)
 ]  # fmt: skip
 
 
+def sweep(args) -> None:
+    """The best schedule of each gpu_vs_vendor.py --out file's workloads with every unroll."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.gpu_vs_vendor import ISSUE
+    from measure.catalog import CATALOG
+    from search_spaces import Schedule, Workload, check, generate
+
+    target, entries = CATALOG["h200"], []
+    for path in args.files:
+        seed = json.loads(Path(path).read_text())[0].get("seed", Path(path).stem[-1])
+        for r in json.loads(Path(path).read_text()):
+            label, op, shape = next(x[:3] for x in ISSUE if x[0] == r["label"])
+            w, found = Workload.parse(op, shape), Schedule.from_json(r["schedule"])
+            for u in (0, 1, 4, 16, -1):
+                s = replace(found, unroll=u)
+                if check(w.compute, s, target):
+                    continue
+                k = generate(w, s, target)
+                names = [a.name for a in k.args]
+                tag = "found" if u == found.unroll else "alt"
+                entries.append({"label": f"s{seed} {label[:8]} u{u} [{tag}]", "op": op,
+                                "shape": shape, "source": k.source, "entry": k.entry,
+                                "params": names[:-1] + ["out"], "block": k.local_size[0],
+                                "grid": k.global_size[0] // k.local_size[0]})  # fmt: skip
+    Path(args.out).write_text(json.dumps(entries, indent=1))
+
+
 def pick_heavy(args) -> None:
     sys.path.insert(0, str(ROOT))
     from measure.catalog import CATALOG
@@ -231,13 +261,17 @@ def main() -> None:
     h = sub.add_parser("heavy", help="pick random schedules whose fetch holds many floats")
     h.add_argument("--n", type=int, default=12)
     h.add_argument("--out", required=True)
+    u = sub.add_parser("sweep", help="the bests of gpu_vs_vendor.py files with every unroll")
+    u.add_argument("files", nargs="+")
+    u.add_argument("--out", required=True)
     f = sub.add_parser("floor", help="write the protocol-floor probes")
     f.add_argument("--out", required=True)
     t = sub.add_parser("time", help="build, check and time kernels on the GPU")
     t.add_argument("files", nargs="+")
     t.add_argument("--out", default="")
     args = ap.parse_args()
-    {"emit": emit, "heavy": pick_heavy, "floor": floor, "time": time_all}[args.cmd](args)
+    cmds = {"emit": emit, "heavy": pick_heavy, "sweep": sweep, "floor": floor, "time": time_all}
+    cmds[args.cmd](args)
 
 
 if __name__ == "__main__":
