@@ -4,7 +4,7 @@ Kernel structure (one work-item):
     decompose group / local ids into per-axis block and thread coordinates
     acc[register tile] = 0
     for each outer reduction step:
-        [stage cached inputs in local memory; barrier]
+        [stage cached inputs in local memory (staging.py); barrier]
         for inner reduction (unroll annotation): for register tile (unrolled): acc += body
         [barrier]
     for register tile (unrolled): out = epilogue(acc), guarded where tiles overrun the extent
