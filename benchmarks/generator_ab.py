@@ -57,6 +57,14 @@ FIXED = (
 )
 
 
+def entry_of(label: str, op: str, shape: str, k) -> dict:
+    """A generated kernel as an entry of the files `time` reads (the output named "out")."""
+    names = [a.name for a in k.args]
+    return {"label": label, "op": op, "shape": shape, "source": k.source, "entry": k.entry,
+            "params": names[:-1] + ["out"], "grid": k.global_size[0] // k.local_size[0],
+            "block": k.local_size[0]}  # fmt: skip
+
+
 def cases(knob_bases) -> list[tuple]:
     """(label, op, shape, schedule) of every case."""
     from benchmarks.gpu_vs_vendor import ISSUE
@@ -126,12 +134,7 @@ def emit(args) -> None:
         if why:
             print(f"{label}: not valid ({why})")
             continue
-        k = generate(w, s, target)
-        names = [a.name for a in k.args]
-        grid = k.global_size[0] // k.local_size[0]
-        entries.append({"label": f"{label} [{args.tag}]", "op": op, "shape": shape,
-                        "source": k.source, "entry": k.entry, "params": names[:-1] + ["out"],
-                        "grid": grid, "block": k.local_size[0]})  # fmt: skip
+        entries.append(entry_of(f"{label} [{args.tag}]", op, shape, generate(w, s, target)))
     Path(args.out).write_text(json.dumps(entries, indent=1))
     print(f"{len(entries)} kernels in {args.out}")
 
@@ -165,13 +168,9 @@ def sweep(args) -> None:
                 s = replace(found, unroll=u)
                 if check(w.compute, s, target):
                     continue
-                k = generate(w, s, target)
-                names = [a.name for a in k.args]
                 tag = "found" if u == found.unroll else "alt"
-                entries.append({"label": f"s{seed} {label[:8]} u{u} [{tag}]", "op": op,
-                                "shape": shape, "source": k.source, "entry": k.entry,
-                                "params": names[:-1] + ["out"], "block": k.local_size[0],
-                                "grid": k.global_size[0] // k.local_size[0]})  # fmt: skip
+                k = generate(w, s, target)
+                entries.append(entry_of(f"s{seed} {label[:8]} u{u} [{tag}]", op, shape, k))
     Path(args.out).write_text(json.dumps(entries, indent=1))
 
 
