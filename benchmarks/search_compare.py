@@ -10,7 +10,9 @@ runs) through the same Ray device worker, with the default measurement protocol.
 confirmed by re-measurement as in `tune run`. With --vendor, torch's cuBLAS/cuDNN (TF32 off)
 is timed on the same workload in the same run. Prints a table last; --out keeps every
 trial's latency in measurement order for plots. With --resume, the runs already in --out
-are kept and not run again (a long study goes on where an interrupted one stopped); with
+are kept and not run again (a long study goes on where an interrupted one stopped), and a run
+cut off midway goes on from the trials its database kept (--db-dir): its search starts again
+from them as history, for the trials left (its row says how many it resumed from); with
 --seed-major the runs go seed by seed (every strategy of seed 0 first), so a study cut short
 still compares the strategies on the seeds it finished.
 """
@@ -22,6 +24,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,27 +110,33 @@ def main() -> None:
                 path = db_dir / f"warm-{seed}.db"
             else:
                 path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
-                path.unlink(missing_ok=True)
+                if not (args.resume and args.db_dir):
+                    path.unlink(missing_ok=True)
             db = TuningDB(str(path))
+            # an interrupted run of this study: its stored trials count against the budget
+            resumed = 0 if label.endswith("-warm") else len(curve(db, w, dev.name))
+            if resumed:
+                print(f"{w.label} {label} seed {seed}: resuming from {resumed} trials", flush=True)
             t0 = time.time()
-            opts = TuneOptions(trials=args.trials, seed=seed, strategy=strategy,
+            opts = TuneOptions(trials=max(args.trials - resumed, 0), seed=seed, strategy=strategy,
                                warm_start=label.endswith("-warm"))  # fmt: skip
             summary = tune(w, info, db, pool, opts)
             wall = time.time() - t0
             lats = curve(db, w, dev.name)
+            statuses = Counter(r.status for r in db.trials(w, dev.name))
             best = summary.best_s
             tflops = w.compute.flops / best / 1e12 if best else None
             if best is not None:  # the reported kernel regenerates and stays correct
                 generate(w, db.best(w, dev.name).schedule, info.target)
             row = {
                 "workload": w.label, "op": w.op, "shape": w.shape_text, "layout": w.layout,
-                "strategy": label, "seed": seed, "trials": summary.measured,
-                "statuses": summary.statuses, "wall_s": wall, "best_s": best,
+                "strategy": label, "seed": seed, "trials": len(lats), "resumed_from": resumed,
+                "statuses": dict(statuses), "wall_s": wall, "best_s": best,
                 "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
                 "best_schedule": summary.best_schedule,
             }  # fmt: skip
             results.append(row)
-            print(f"{w.label:40s} {label:12s} seed {seed}: {summary.measured} trials "
+            print(f"{w.label:40s} {label:12s} seed {seed}: {len(lats)} trials "
                   f"in {wall:6.1f} s, best {tflops or 0:.3f} TFLOP/s"
                   + (f" (vendor {vendor:.3f})" if vendor else ""), flush=True)  # fmt: skip
             db.close()
