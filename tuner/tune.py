@@ -206,7 +206,7 @@ def tune_many(
             break
         task = tasks[i]
         if task.policy is None:  # made on first use: a resumed job skips finished ones
-            task.policy = make_policy(task.workload, device, db, options, learner)
+            task.policy = make_policy(task.workload, device, db, options, learner, task.budget)
         left = task.budget - task.measured if capped else total - spent
         n = run_round(task, device, db, pool, options, min(round_n, left))
         spent += n
@@ -229,11 +229,12 @@ def tune_many(
     return out
 
 
-def make_policy(w: Workload, device: DeviceInfo, db: TuningDB, options, learner):
+def make_policy(w: Workload, device: DeviceInfo, db: TuningDB, options, learner, budget: int):
+    evolution = {"config": options.evolution.for_budget(budget)}
     return STRATEGIES[options.strategy](
         w.compute, device.target, options.seed, db.measured_keys(w, device.name),
         history=history(db, w, device.name), learner=learner, workload_key=w.key,
-        **({"config": options.evolution} if options.strategy == "evolutionary" else {}),
+        **(evolution if options.strategy == "evolutionary" else {}),
     )  # fmt: skip
 
 

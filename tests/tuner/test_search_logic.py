@@ -104,3 +104,23 @@ def test_several_workloads_each_get_a_round_even_when_the_budget_is_below_one_ro
     assert [s.measured for s in out] == [8, 8, 8]
     assert [db.count_trials(w, "fake") for w in ws] == [8, 8, 8]
     db.close()
+
+
+def test_a_small_budget_gets_rounds_of_a_quarter_so_the_model_ranks_three_times(tmp_path):
+    from costmodel import XGBoostModel
+    from tuner.learner import Learner
+    from tuner.tune import tune_many
+
+    cfg = EvolutionConfig(population=128, generations=2)  # Ansor's 64 a round
+    assert cfg.for_budget(64).round_size == 16
+    assert cfg.for_budget(1000).round_size == 64  # long runs keep Ansor's rounds
+    assert cfg.for_budget(20).round_size == cfg.warmup  # never below the random warm-up
+    db = TuningDB(str(tmp_path / "t.db"))
+    w = Workload.parse("matmul", "M=32,N=32,K=32")
+    learner = Learner(XGBoostModel(seed=0), workers=1)
+    options = TuneOptions(trials=64, batch=8, seed=0, evolution=cfg, confirm_rounds=1)
+    dev = DeviceInfo("fake", TARGET)
+    (summary,) = tune_many([w], dev, db, FakePool(), options, learner=learner)
+    assert summary.measured == 64
+    # 16 random, then three rounds of 16 each ranked by a model retrained on what came before
+    assert learner.fits == 3

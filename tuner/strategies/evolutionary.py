@@ -11,7 +11,7 @@ search stops early after `patience` rounds without a gain of at least `min_gain`
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,6 +32,11 @@ class EvolutionConfig:
     seeds: int = 64  # best measured schedules seeded into each population
     patience: int = 5  # rounds without a gain before the search stops (0: never)
     min_gain: float = 0.005
+
+    def for_budget(self, trials: int) -> EvolutionConfig:
+        """Rounds of at most a quarter of a small budget, never fewer than `warmup`: at 64
+        trials the model retrains and ranks three times instead of once."""
+        return replace(self, round_size=max(self.warmup, min(self.round_size, trials // 4)))
 
 
 class Evolutionary(SearchPolicy):
