@@ -149,6 +149,7 @@ def main() -> None:
         db.close()
         row = {"label": label, "op": op, "shape": w.shape_text, "layout": w.layout,
                "trials": summary.measured, "statuses": summary.statuses, "tuning_s": tuning_s,
+               "search_s": summary.search_s,
                "tvm_tflops": tvm, "tvm_tuning_s": tvm_s}  # fmt: skip
         flops = w.compute.flops
         if best is not None:
@@ -177,7 +178,8 @@ def main() -> None:
         row["ours_tflops"] = row.get("ours_busy_tflops")
         row["vendor_tflops"] = row.get("vendor_busy_tflops")
         results.append(row)
-        print(f"{label}: {row['trials']} trials in {tuning_s:.0f} s, ours "
+        print(f"{label}: {row['trials']} trials in {tuning_s:.0f} s (search "
+              f"{summary.search_s:.0f} s), ours "
               f"{row.get('ours_tflops') or 0:.2f} TFLOP/s ({row.get('check')}), vendor "
               f"{row['vendor_tflops'] or 0:.2f}; flushed: ours "
               f"{row.get('ours_flushed_tflops') or 0:.2f}, vendor "

@@ -172,6 +172,9 @@ def print_summary(summaries, device: str, db: str) -> None:
         )
     out.print(table)
     if summaries:
+        search_s = sum(s.search_s for s in summaries)
+        out.print(f"The search itself (proposing, learning) took {search_s:.1f} s; measuring took "
+                  "the rest.", highlight=False)  # fmt: skip
         w = summaries[0].workload
         out.print(
             f"Stored in {db}. Look a kernel up with: tune lookup --op {w.op} "

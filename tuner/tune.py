@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class TuneSummary:
     first_ok_s: float | None  # latency of the first correct candidate of this run
     best_s: float | None  # the confirmed best of the workload on the device after this run
     best_schedule: dict | None
+    search_s: float = 0.0  # host time in the search policy (proposing, learning), not measuring
 
     @property
     def gflops(self) -> float | None:
@@ -108,6 +110,7 @@ class Task:
     statuses: Counter = field(default_factory=Counter)
     first_ok: float | None = None
     best: float | None = None
+    search_s: float = 0.0
 
 
 def history(db: TuningDB, workload: Workload, device: str) -> list[tuple[Schedule, float | None]]:
@@ -225,7 +228,7 @@ def tune_many(
     for task in tasks:
         best, best_schedule = confirm(task.workload, device, db, pool, options)
         out.append(TuneSummary(task.workload, device.name, task.measured, dict(task.statuses),
-                               task.first_ok, best, best_schedule))  # fmt: skip
+                               task.first_ok, best, best_schedule, task.search_s))  # fmt: skip
     return out
 
 
@@ -243,7 +246,9 @@ def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: in
     number measured (0 when the policy has nothing left)."""
     workload, target, done = task.workload, device.target, 0
     while done < n:
+        t0 = time.perf_counter()
         schedules = task.policy.propose(min(options.batch, n - done))
+        task.search_s += time.perf_counter() - t0
         if not schedules:
             break
         # stop timing hopeless candidates early (see TuneOptions.cutoff)
@@ -255,7 +260,9 @@ def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: in
             [trial(workload, device.name, s, r, opts, options.job)
              for s, r in zip(schedules, results)]
         )  # fmt: skip
+        t0 = time.perf_counter()
         task.policy.update(schedules, [r.latency_s if r.ok else None for r in results])
+        task.search_s += time.perf_counter() - t0
         for r in results:
             task.statuses[r.status.value] += 1
             if r.ok and r.latency_s is not None:

@@ -76,6 +76,7 @@ def test_run_stores_every_trial_and_one_best(tuned, local_device):
     assert mm.returncode == 0, mm.stderr
     assert cv.returncode == 0, cv.stderr
     assert "GFLOP/s" in mm.stdout and "vs first valid" in mm.stdout
+    assert "The search itself (proposing, learning) took" in mm.stdout
     db = TuningDB(str(d / "t.db"))
     w = Workload.parse("matmul", "M=24,N=20,K=12")
     assert db.count_trials(w, local_device.name) == 16

@@ -122,5 +122,6 @@ def test_a_small_budget_gets_rounds_of_a_quarter_so_the_model_ranks_three_times(
     dev = DeviceInfo("fake", TARGET)
     (summary,) = tune_many([w], dev, db, FakePool(), options, learner=learner)
     assert summary.measured == 64
+    assert summary.search_s > 0  # proposing and learning, timed apart from measuring
     # 16 random, then three rounds of 16 each ranked by a model retrained on what came before
     assert learner.fits == 3
