@@ -37,6 +37,7 @@ from measure import DevicePool, MeasureInput, MeasureOptions, detect_local  # no
 from measure.pool import open_backend  # noqa: E402
 from measure.runner import relative_error  # noqa: E402
 from search_spaces import Workload, benchmark_set, generate  # noqa: E402
+from tuner.strategies import EvolutionConfig  # noqa: E402
 from tuner.tune import TuneOptions, device_info, tune  # noqa: E402
 from tuning_db import TuningDB  # noqa: E402
 
@@ -114,6 +115,9 @@ def main() -> None:
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip workloads after this")
     ap.add_argument("--tvm-kernels", default="", help="tvm_kernels.py's file: time TVM here")
     ap.add_argument("--out", default="")
+    ap.add_argument("--batch", type=int, default=0, help="candidates a batch (0: the default)")
+    ap.add_argument("--population", type=int, default=0, help="the evolutionary search's "
+                    "population (0: the default)")  # fmt: skip
     args = ap.parse_args()
     t_start = time.time()
     recorded = {}
@@ -143,13 +147,18 @@ def main() -> None:
             continue
         db = TuningDB(str(db_dir / f"{w.key[:16]}.db"))
         t0 = time.time()
-        summary = tune(w, info, db, pool, TuneOptions(trials=args.trials, seed=args.seed))
+        evolution = EvolutionConfig(**({"population": args.population} if args.population else {}))
+        options = TuneOptions(trials=args.trials, seed=args.seed, evolution=evolution,
+                              **({"batch": args.batch} if args.batch else {}))  # fmt: skip
+        summary = tune(w, info, db, pool, options)
         tuning_s = time.time() - t0
         best = db.best(w, dev.name)
+        waits = [t.compile_s for t in db.trials(w, dev.name)]  # the worker waiting for builds
         db.close()
         row = {"label": label, "op": op, "shape": w.shape_text, "layout": w.layout,
                "trials": summary.measured, "statuses": summary.statuses, "tuning_s": tuning_s,
-               "search_s": summary.search_s,
+               "search_s": summary.search_s, "compile_wait_s": sum(waits),
+               "compile_wait_max_s": max(waits, default=0.0),
                "tvm_tflops": tvm, "tvm_tuning_s": tvm_s}  # fmt: skip
         flops = w.compute.flops
         if best is not None:
@@ -179,7 +188,7 @@ def main() -> None:
         row["vendor_tflops"] = row.get("vendor_busy_tflops")
         results.append(row)
         print(f"{label}: {row['trials']} trials in {tuning_s:.0f} s (search "
-              f"{summary.search_s:.0f} s), ours "
+              f"{summary.search_s:.0f} s, waiting for builds {sum(waits):.0f} s), ours "
               f"{row.get('ours_tflops') or 0:.2f} TFLOP/s ({row.get('check')}), vendor "
               f"{row['vendor_tflops'] or 0:.2f}; flushed: ours "
               f"{row.get('ours_flushed_tflops') or 0:.2f}, vendor "
