@@ -73,7 +73,9 @@ def replay(
         from costmodel import XGBoostModel
 
         learner = Learner(XGBoostModel(seed=seed))
-    extra = {"config": evolution or EvolutionConfig()} if strategy == "evolutionary" else {}
+    # rounds sized for the budget, as tune() sizes them
+    config = (evolution or EvolutionConfig()).for_budget(trials)
+    extra = {"config": config} if strategy == "evolutionary" else {}
     policy = STRATEGIES[strategy](
         workload.compute, target, seed, set(), space=space, learner=learner,
         workload_key=workload.key, **extra,
