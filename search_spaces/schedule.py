@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 # `unroll` of tile schedules: every inner reduction loop fully unrolled (a convolution's whole
 # window, not just its innermost loop), so values read from local memory are reused across it
@@ -89,6 +90,6 @@ class Schedule:
     def canonical(self) -> str:
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
 
-    @property
-    def key(self) -> str:
+    @cached_property
+    def key(self) -> str:  # cached: the search looks keys up many times per schedule
         return hashlib.sha256(self.canonical.encode()).hexdigest()[:24]

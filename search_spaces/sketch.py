@@ -7,6 +7,7 @@ name; each rule is one module of search_spaces/sketches/.
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 from search_spaces.compute import ComputeDef
 from search_spaces.schedule import Schedule
@@ -20,7 +21,14 @@ RULES: tuple[SketchRule, ...] = (TileRule(), XThreadRule())
 
 def sketch_rules(compute: ComputeDef, target: Target) -> list[tuple[SketchRule, Sketch]]:
     """Every (rule, sketch) pair that applies to `compute` on `target`."""
-    return [(rule, sk) for rule in RULES for sk in rule.sketches(compute, target)]
+    return list(_sketch_rules(compute, target))
+
+
+@lru_cache(maxsize=256)
+def _sketch_rules(compute: ComputeDef, target: Target) -> tuple[tuple[SketchRule, Sketch], ...]:
+    # a function of the computation's structure and the target only; the search checks and
+    # samples thousands of schedules of one computation a round
+    return tuple((rule, sk) for rule in RULES for sk in rule.sketches(compute, target))
 
 
 def sketches(compute: ComputeDef, target: Target) -> list[Sketch]:

@@ -10,6 +10,7 @@ search stops early after `patience` rounds without a gain of at least `min_gain`
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, replace
 
@@ -115,15 +116,16 @@ class Evolutionary(SearchPolicy):
         population = sorted(score(list(pop.values())), key=lambda t: -t[0])
         for _ in range(cfg.generations):
             parents = [s for _, s in population]
-            weights = np.linspace(1.0, 0.05, len(parents))  # rank-based roulette
+            # rank-based roulette (cumulative once: choices() would sum 2,048 weights a draw)
+            cum = list(itertools.accumulate(np.linspace(1.0, 0.05, len(parents)).tolist()))
             keep = max(1, int(cfg.elite * cfg.population))
             children: dict[str, Schedule] = {s.key: s for s in parents[:keep]}
             tries = 0
             while len(children) < cfg.population and tries < 4 * cfg.population:
                 tries += 1
-                a = self.rng.choices(parents, weights)[0]
+                a = self.rng.choices(parents, cum_weights=cum)[0]
                 if self.rng.random() < cfg.crossover:
-                    b = self.rng.choices(parents, weights)[0]
+                    b = self.rng.choices(parents, cum_weights=cum)[0]
                     child = crossover(a, b, self.compute, self.rng)
                 else:
                     cacheable = self.space.cacheable.get(a.sketch, ())
