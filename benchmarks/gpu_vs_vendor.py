@@ -188,7 +188,7 @@ def main() -> None:
         row["vendor_tflops"] = row.get("vendor_busy_tflops")
         results.append(row)
         print(f"{label}: {row['trials']} trials in {tuning_s:.0f} s (search "
-              f"{summary.search_s:.0f} s, waiting for builds {sum(waits):.0f} s), ours "
+              f"{summary.search_s:.0f} s, waiting for builds {row['compile_wait_s']:.0f} s), ours "
               f"{row.get('ours_tflops') or 0:.2f} TFLOP/s ({row.get('check')}), vendor "
               f"{row['vendor_tflops'] or 0:.2f}; flushed: ours "
               f"{row.get('ours_flushed_tflops') or 0:.2f}, vendor "
