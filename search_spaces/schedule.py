@@ -34,6 +34,13 @@ class Schedule:
     others' partial accumulators through local memory before the epilogue. Work-groups then
     have R times the work-items for the same outputs, for layers with few outputs.
 
+    `window` (tile, tile_cache; needs `unroll` UNROLL_ALL) keeps a sliding window of one input
+    that is not staged in local memory in registers: where the input's last index is the
+    innermost spatial axis plus the innermost reduce axis (a convolution's x + rx), each work-
+    item loads the row segment under its register tile and the whole window once per step of
+    the other reduce axes (aligned vector loads where it can, the halo element by element)
+    and reads every tap from registers, instead of loading each tap of each lane. 0: off.
+
     xthread: spatial[a] = (1, 1, rows) rows per work-group along each row axis (1 on the others);
     reduce all 1; `threads` work-items share each row's reduction; `unroll` as above.
     """
@@ -48,6 +55,7 @@ class Schedule:
     cache_t: tuple[str, ...] = ()  # cached inputs stored reduction-dimensions first
     stages: int = 1  # tile_cache: buffers of the local-memory pipeline (1: none)
     rsplit: int = 1  # tile_cache: slices of work-items that share the reduction (1: none)
+    window: int = 0  # tile, tile_cache: a register window of an unstaged input (0: off)
 
     def to_json(self) -> dict:
         out = {
@@ -66,6 +74,8 @@ class Schedule:
             out["stages"] = self.stages
         if self.rsplit != 1:
             out["rsplit"] = self.rsplit
+        if self.window:
+            out["window"] = self.window
         return out
 
     @staticmethod
@@ -82,6 +92,7 @@ class Schedule:
                 cache_t=tuple(str(c) for c in d.get("cache_t", ())),
                 stages=int(d.get("stages", 1)),
                 rsplit=int(d.get("rsplit", 1)),
+                window=int(d.get("window", 0)),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a schedule: {d!r} ({e})") from None

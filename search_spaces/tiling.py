@@ -65,6 +65,21 @@ class ReduceTile:
 
 
 @dataclass(frozen=True)
+class Window:
+    """An unstaged input read at [..., stride * axis + dilation * reduce + c]: `axis` the
+    innermost spatial axis, `reduce` the innermost reduce axis, whose inner tile is all of it.
+    Each work-item's register tile along `axis` and the whole window read `length` floats of
+    one row per step of the other reduce axes (schedule knob `window`)."""
+
+    read: Read
+    axis: str
+    reduce: str
+    stride: int
+    dilation: int
+    length: int
+
+
+@dataclass(frozen=True)
 class CacheRegion:
     """The box of an input that one work-group reads in one outer reduction step."""
 
@@ -167,6 +182,61 @@ class Tiling:
     @property
     def vector_axis(self) -> str | None:
         return self.spatial[-1].name if self.schedule.vector > 1 else None
+
+    @cached_property
+    def window(self) -> Window | None:
+        """The input a register window can hold, or None: the first input not staged in
+        local memory (one read, none in the epilogue) whose last index is linear in the
+        innermost spatial and reduce axes alone, the other indices free of both, where the
+        reduce axis's inner tile covers it (one outer step) and spans at least 2."""
+        if not self.reduce:
+            return None
+        ax, red = self.spatial[-1], self.reduce[-1]
+        if red.outer != 1 or red.inner < 2:
+            return None
+        for t in self.compute.inputs:
+            rs = [r for r in reads(self.compute.body) if r.tensor == t.name]
+            if t.name in self.schedule.cache or len({r.indices for r in rs}) != 1:
+                continue
+            if any(r.tensor == t.name for r in reads(self.compute.epilogue)):
+                continue
+            read = rs[0]
+            form = linear(read.indices[-1])
+            if form is None or set(form[0]) != {ax.name, red.name}:
+                continue
+            if any({ax.name, red.name} & free_vars(ix) for ix in read.indices[:-1]):
+                continue
+            st, dl = form[0][ax.name], form[0][red.name]
+            if st < 1 or dl < 1:
+                continue
+            length = st * (ax.inner - 1) + dl * (red.inner - 1) + 1
+            return Window(read, ax.name, red.name, st, dl, length)
+        return None
+
+    def window_positions(self) -> tuple[tuple[str, int], ...]:
+        """The register-tile loops (variable, extent) that the window's read depends on,
+        besides the inner loop along its axis: one window per combination."""
+        w = self.window
+        if w is None:
+            return ()
+        used: set[str] = set()
+        exp = self.expansion()
+        for ix in w.read.indices:
+            used |= free_vars(substitute(ix, exp))
+        out = []
+        for lvl in ("vt_", "in_"):
+            for s in self.spatial:
+                extent = s.vthread if lvl == "vt_" else s.inner
+                var = lvl + s.name
+                if var in used and extent > 1 and var != "in_" + w.axis:
+                    out.append((var, extent))
+        return tuple(out)
+
+    def window_floats(self) -> int:
+        """Registers that the windows hold (0 without the knob)."""
+        if not self.schedule.window or self.window is None:
+            return 0
+        return prod(e for _, e in self.window_positions()) * self.window.length
 
     # --- loop variables ----------------------------------------------------------------------
     def expansion(self) -> dict[str, Expr]:

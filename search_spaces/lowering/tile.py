@@ -117,6 +117,9 @@ class TileLowering(Staging):
         # split reduction: `rsplit` slices of the thread tile share the inner tile of one axis
         self.rsplit = schedule.rsplit
         self.split = self.t.split_axis
+        # register window (window = 1): one per combination of these register-tile loops
+        self.win = self.t.window if schedule.window else None
+        self.win_pos = self.t.window_positions() if self.win else ()
 
     def aligned(self, index: Expr) -> bool:
         """Whether a flat index (in axis names or loop variables) is a multiple of the vector
@@ -136,6 +139,10 @@ class TileLowering(Staging):
     def read(self, r: Read) -> Expr:
         """A read in the vector context: vector load, broadcast scalar, or gathered lanes."""
         tensor = self.c.tensor(r.tensor)
+        if self.win is not None and r.tensor == self.win.read.tensor:
+            if self.width == 1:
+                return self.window_elem(0)
+            return Lanes(tuple(self.window_elem(k) for k in range(self.width)))
         if r.tensor in self.regions:
             return self.cached_read(r)
         if self.vax is None:
@@ -201,6 +208,8 @@ class TileLowering(Staging):
 
         def rewrite(n: Expr) -> Expr | None:
             if isinstance(n, Read):
+                if self.win is not None and n.tensor == self.win.read.tensor:
+                    return self.window_elem(k)
                 if n.tensor in self.regions:  # local-memory indices are in loop variables
                     reg = self.regions[n.tensor]
                     inner = "in_" + str(self.vax)
@@ -212,6 +221,57 @@ class TileLowering(Staging):
             return None
 
         return transform(e, rewrite)
+
+    # --- register window -----------------------------------------------------------------------
+    def window_base(self) -> Expr:
+        """Where the current register-tile position's window starts in `win`."""
+        pos: Expr = Const(0)
+        for var, extent in self.win_pos:
+            pos = simplify(simplify(pos * extent) + Var(var))
+        assert self.win is not None
+        return simplify(pos * self.win.length)
+
+    def window_elem(self, k: int) -> Expr:
+        """The window's element that vector lane k reads at the current inner-tile position
+        and tap: stride * (in + k) + dilation * ki past the window's start."""
+        w = self.win
+        assert w is not None
+        inner = self.zero.get("in_" + w.axis, Var("in_" + w.axis))
+        tap = simplify(w.stride * (inner + k)) + simplify(w.dilation * Var("ki_" + w.reduce))
+        return Elem("win", simplify(self.window_base() + simplify(tap)))
+
+    def window_fill(self) -> list[Stmt]:
+        """Per register-tile position, the window's `length` floats of the row: the first
+        inner-tile element at the first tap, and on. Aligned vector loads where a whole vector
+        lies on one row at a multiple of the width (in or out of bounds together), single
+        loads for the rest; out-of-bounds elements (padding) are zero."""
+        w = self.win
+        assert w is not None
+        tensor = self.c.tensor(w.read.tensor)
+        start = {"in_" + w.axis: Const(0), "ki_" + w.reduce: Const(0)}
+        idx = [simplify(substitute(substitute(ix, self.exp), start)) for ix in w.read.indices]
+        base, width = self.window_base(), self.width
+        fill: list[Stmt] = []
+        i = 0
+        while i < w.length:
+            at = (*idx[:-1], simplify(idx[-1] + i))
+            read = Read(tensor.name, at)
+            vec = width > 1 and i + width <= w.length and tensor.shape[-1] % width == 0
+            if vec and is_aligned(flat_index(at, tensor.shape), width, {}):
+                load = guarded_read(read, tensor, self.ranges, width, True)
+                lanes = (
+                    Assign(Elem("win", simplify(base + (i + k))), LaneOf(Var("wv"), k))
+                    for k in range(width)
+                )
+                fill.append(Block((Decl("wv", "float", load, width), *lanes)))
+                i += width
+            else:
+                value = guarded_read(read, tensor, self.ranges)
+                fill.append(Assign(Elem("win", simplify(base + i)), value))
+                i += 1
+        for var, extent in reversed(self.win_pos):
+            fill = [For(var, extent, tuple(fill), unroll=0)]
+        return fill
 
     # --- loop structure ------------------------------------------------------------------------
     def tile_loops(self, inner: list[Stmt], levels: tuple[str, ...] = ("in_", "vt_")) -> list[Stmt]:
@@ -283,6 +343,8 @@ class TileLowering(Staging):
         stmts.append(ArrayDecl("acc", "float", nacc, width=self.width))
         init = Assign(Elem("acc", Var("z")), identity(c.combine, self.width))
         stmts.append(For("z", nacc, (init,), unroll=0))
+        if self.win is not None:
+            stmts.append(ArrayDecl("win", "float", self.t.window_floats()))
 
         acc = Elem("acc", self.acc_index())
         inner: list[Stmt] = self.axis_decls(c.spatial) + self.axis_decls(c.reduce)
@@ -315,6 +377,8 @@ class TileLowering(Staging):
                     body = [For("kj_" + r.name, chunk, (mine, *body), unroll=unroll)]
             else:
                 body = [For("ki_" + r.name, r.inner, tuple(body), unroll=unroll)]
+                if self.win is not None and r.name == self.win.reduce:
+                    body = self.window_fill() + body  # once per step of the outer taps
         if ssrsrs:
             body = self.tile_loops(body, ("vt_",))
         ko_loops = [r for r in t.reduce if "ko_" + r.name not in self.zero]

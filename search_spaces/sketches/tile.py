@@ -209,6 +209,22 @@ class TileRule(SketchRule):
             return "rsplit > 1 splits the reduction of tile_cache among work-items"
         if s.rsplit > 1 and tiling.split_axis is None:
             return f"rsplit {s.rsplit} divides no reduce axis's inner tile"
+        if s.window not in (0, 1):
+            return "window must be 0 or 1"
+        if s.window:
+            if sketch.name not in ("tile", "tile_cache"):
+                return f"the {sketch.name} sketch has no register window"
+            if s.unroll != UNROLL_ALL:
+                return f"a register window needs every inner reduction loop unrolled ({UNROLL_ALL})"
+            if tiling.window is None:
+                return (
+                    "no unstaged input is read at the innermost spatial plus the innermost reduce"
+                    " axis, with that reduce axis in one inner tile"
+                )
+            if s.rsplit > 1 and tiling.split_axis == len(tiling.reduce) - 1:
+                return "a split reduction cannot share out the window's reduce axis"
+            if tiling.window_floats() > target.max_accumulators:
+                return f"{tiling.window_floats()} window floats exceed {target.max_accumulators}"
         if any(c not in s.cache for c in s.cache_t) or len(set(s.cache_t)) != len(s.cache_t):
             return "cache_t names distinct cached inputs"
         if sketch.name == "tile_cache":

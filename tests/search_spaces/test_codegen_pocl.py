@@ -9,6 +9,7 @@ import pytest
 
 from measure import MeasureInput, MeasureOptions, Status
 from search_spaces import Schedule, Workload, check, generate, naive
+from search_spaces.schedule import UNROLL_ALL
 from search_spaces.sketch import sketch_rules, sketches
 from search_spaces.tiling import Tiling
 from tests.search_spaces.shapes import CASES
@@ -327,3 +328,71 @@ def test_split_reduction_matches_reference(runner, local_device, op, shape):
     for s in schedules:
         kernel = assert_correct(runner, w, s, local_device.target)
         assert "partials[" in kernel.source and kernel.local_size[0] % s.rsplit == 0
+
+
+def window_schedules(w: Workload, target, seed: int) -> list[Schedule]:
+    """Random tile and tile_cache schedules of `w` with a register window (the innermost
+    reduce axis in one inner tile, every inner reduction loop unrolled), wherever one fits."""
+    rng, out = random.Random(seed), []
+    for rule, sk in sketch_rules(w.compute, target):
+        if sk.name not in ("tile", "tile_cache") or not w.compute.reduce:
+            continue
+        found = 0
+        for _ in range(400):
+            s = rule.sample(w.compute, target, rng, sk)
+            reduce = s.reduce[:-1] + (w.compute.reduce[-1].extent,)
+            s = replace(s, reduce=reduce, unroll=UNROLL_ALL, window=1, rsplit=1)
+            if rule.check(w.compute, s, target, sk) is None:
+                out.append(s)
+                found += 1
+            if found == 2:
+                break
+    return out
+
+
+# ops whose input rows run along the innermost spatial axis with the innermost reduce axis
+# sliding on them (conv2d NCHW reduces over ry, rx, rc: its window axis is not the innermost)
+WINDOWED = {"depthwise_conv2d-NCHW"}
+
+
+@pytest.mark.parametrize("op,shape", list(case_params()))
+def test_register_window_matches_reference(runner, local_device, op, shape):
+    """window = 1: each work-item loads the row segment under its register tile and the whole
+    window into registers once per outer tap (aligned vector loads where it can, the halo
+    element by element, zeros at the padding) and reads every tap from there."""
+    w = Workload.parse(op, shape)
+    schedules = window_schedules(w, local_device.target, seed=11)
+    layout = shape.rsplit("layout=", 1)[-1]
+    windowed = op in WINDOWED or f"{op}-{layout}" in WINDOWED
+    assert bool(schedules) == windowed, [s.canonical for s in schedules]
+    for s in schedules:
+        kernel = assert_correct(runner, w, s, local_device.target)
+        assert "win[" in kernel.source
+        plain = generate(w, replace(s, window=0), local_device.target)
+        assert "win[" not in plain.source
+
+
+DEP16 = "N=1,H=9,W=16,C=3,kernel=3,stride={},padding=1,layout=NCHW"
+
+
+@pytest.mark.parametrize(
+    "shape,spatial,vector,cache",
+    [
+        (DEP16.format(1), [(1, 1, 1), (1, 3, 1), (1, 3, 1), (2, 2, 4)], 4, ()),
+        (DEP16.format(1), [(1, 1, 1), (1, 1, 3), (2, 3, 1), (1, 2, 8)], 4, ("weight",)),
+        (DEP16.format(1), [(1, 1, 1), (1, 3, 1), (1, 9, 1), (1, 4, 4)], 2, ()),
+        (DEP16.format(1), [(1, 1, 1), (1, 3, 1), (1, 9, 1), (1, 3, 6)], 2, ()),  # overruns W
+        (DEP16.format(2), [(1, 1, 1), (1, 3, 1), (1, 5, 1), (1, 2, 4)], 4, ()),
+        (DEP16.format(2), [(1, 1, 1), (3, 1, 1), (1, 5, 1), (1, 8, 1)], 1, ("weight",)),
+    ],
+)
+def test_register_window_vector_paths(runner, local_device, shape, spatial, vector, cache):
+    """The window's aligned vector loads, several windows per work-item (vthreads, inner
+    rows), a tile that overruns the row, stride 2, and the staged weight beside it."""
+    w = Workload.parse("depthwise_conv2d", shape)
+    sketch = "tile_cache" if cache else "tile"
+    s = Schedule(sketch, tuple(spatial), (3, 3), vector, UNROLL_ALL, cache, window=1)
+    kernel = assert_correct(runner, w, s, local_device.target)
+    if vector > 1 and "stride=1" in shape:
+        fills = [line for line in kernel.source.splitlines() if " wv = " in line]
+        assert fills and all("vload" in line for line in fills)  # whole vectors into windows
