@@ -13,7 +13,7 @@ workload of a device family:
   busy compute units are (warps resident on each; the share of units with a group), loop
   depth, unrolled work in the innermost body, barriers, guarded (masked) statements;
 - the schedule's own numbers (levels of the tiles, vector, unroll, caches, pipeline stages,
-  reduction slices, sketch);
+  reduction slices, register window, sketch);
 - the device: kind, compute units, peak FLOP/s, bandwidth, limits.
 
 Counts are log2(1 + x) so that workloads of very different sizes share one scale.
@@ -240,7 +240,7 @@ def _feature_dict_template() -> dict[str, float]:
         "groups threads warps_per_group threads_mod_warp waves occupancy_groups "
         "loops depth innermost_unrolled unroll_pragmas barriers guarded_frac "
         "vthreads thread_tile inner_tile reduce_inner reduce_outer vector unroll n_cache n_cache_t "
-        "pipeline_stages reduce_slices xthreads "
+        "pipeline_stages reduce_slices register_window xthreads "
         "sketch_tile sketch_tile_cpu sketch_tile_cache sketch_xthread "
         "workload_flops outputs reduce_size n_inputs n_spatial n_reduce n_stages "
         "dev_gpu dev_cus dev_peak dev_bw dev_max_threads dev_local_bytes dev_flop_per_byte "
@@ -299,7 +299,7 @@ def features(compute: ComputeDef, schedule: Schedule, target: Target, ir: Kernel
         _lg(prod(schedule.reduce)), _lg(reduce_size / max(prod(schedule.reduce), 1)),
         float(schedule.vector), float(schedule.unroll), float(len(schedule.cache)),
         float(len(schedule.cache_t)), float(schedule.stages), _lg(schedule.rsplit),
-        _lg(schedule.threads),
+        float(schedule.window), _lg(schedule.threads),
         *(float(schedule.sketch == name) for name in SKETCHES),
         _lg(compute.flops), _lg(compute.output.size), _lg(reduce_size), float(len(compute.inputs)),
         float(len(compute.spatial)), float(len(compute.reduce)), float(len(compute.stages)),

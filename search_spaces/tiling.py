@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from math import prod
 
 from search_spaces.compute import ComputeDef
@@ -185,32 +185,18 @@ class Tiling:
 
     @cached_property
     def window(self) -> Window | None:
-        """The input a register window can hold, or None: the first input not staged in
-        local memory (one read, none in the epilogue) whose last index is linear in the
-        innermost spatial and reduce axes alone, the other indices free of both, where the
-        reduce axis's inner tile covers it (one outer step) and spans at least 2."""
+        """The input a register window can hold, or None: the first of window_reads() not
+        staged in local memory, where the reduce axis's inner tile covers it (one outer step)
+        and spans at least 2."""
         if not self.reduce:
             return None
         ax, red = self.spatial[-1], self.reduce[-1]
         if red.outer != 1 or red.inner < 2:
             return None
-        for t in self.compute.inputs:
-            rs = [r for r in reads(self.compute.body) if r.tensor == t.name]
-            if t.name in self.schedule.cache or len({r.indices for r in rs}) != 1:
-                continue
-            if any(r.tensor == t.name for r in reads(self.compute.epilogue)):
-                continue
-            read = rs[0]
-            form = linear(read.indices[-1])
-            if form is None or set(form[0]) != {ax.name, red.name}:
-                continue
-            if any({ax.name, red.name} & free_vars(ix) for ix in read.indices[:-1]):
-                continue
-            st, dl = form[0][ax.name], form[0][red.name]
-            if st < 1 or dl < 1:
-                continue
-            length = st * (ax.inner - 1) + dl * (red.inner - 1) + 1
-            return Window(read, ax.name, red.name, st, dl, length)
+        for read, st, dl in window_reads(self.compute):
+            if read.tensor not in self.schedule.cache:
+                length = st * (ax.inner - 1) + dl * (red.inner - 1) + 1
+                return Window(read, ax.name, red.name, st, dl, length)
         return None
 
     def window_positions(self) -> tuple[tuple[str, int], ...]:
@@ -327,6 +313,32 @@ class Tiling:
     def partial_floats(self) -> int:
         """Local floats that hold the partial accumulators of reduction slices 1 .. R-1."""
         return (self.schedule.rsplit - 1) * self.threads * self.accumulators
+
+
+@lru_cache(maxsize=256)
+def window_reads(compute: ComputeDef) -> tuple[tuple[Read, int, int], ...]:
+    """The inputs a register window could hold, as (read, stride, dilation): read once (and
+    not in the epilogue), the last index `stride * x + dilation * r + c` with x the innermost
+    spatial and r the innermost reduce axis, the other indices free of both."""
+    if not compute.reduce:
+        return ()
+    ax, red = compute.spatial[-1].name, compute.reduce[-1].name
+    out = []
+    for t in compute.inputs:
+        rs = [r for r in reads(compute.body) if r.tensor == t.name]
+        if len({r.indices for r in rs}) != 1:
+            continue
+        if any(r.tensor == t.name for r in reads(compute.epilogue)):
+            continue
+        form = linear(rs[0].indices[-1])
+        if form is None or set(form[0]) != {ax, red}:
+            continue
+        if any({ax, red} & free_vars(ix) for ix in rs[0].indices[:-1]):
+            continue
+        st, dl = form[0][ax], form[0][red]
+        if st >= 1 and dl >= 1:
+            out.append((rs[0], st, dl))
+    return tuple(out)
 
 
 def stage_stride(size: int) -> int:

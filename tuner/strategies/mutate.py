@@ -5,7 +5,8 @@ caller checks validity against the target. Mutations (Ansor's): move a tile fact
 levels of a spatial axis (blocks, virtual threads, threads, registers), move a factor
 between the outer and inner loop of a reduction, change unroll, change vector width, change
 what is staged in local memory, change the pipeline's depth or the reduction's split among
-work-items, change the cross-thread reduction's threads or rows.
+work-items, add or drop a register window, change the cross-thread reduction's threads or
+rows.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from dataclasses import replace
 from math import prod
 
 from search_spaces import ComputeDef, Schedule
-from search_spaces.sketches.base import RSPLITS, STAGES, TILE_UNROLLS, UNROLLS, prime_factors
-from search_spaces.sketches.tile import with_split
+from search_spaces.sketches.base import (
+    RSPLITS,
+    STAGES,
+    TILE_UNROLLS,
+    UNROLL_ALL,
+    UNROLLS,
+    prime_factors,
+)
+from search_spaces.sketches.tile import can_window, with_split, with_window
 from search_spaces.tiling import VECTOR_WIDTHS
 
 
@@ -146,6 +154,19 @@ def mutate_rsplit(s: Schedule, compute: ComputeDef, rng: random.Random) -> Sched
     return with_split(compute, s, rng.choice(options))
 
 
+def mutate_window(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
+    """Drop the register window, or add one (with the whole innermost reduce axis in the
+    inner tile and every inner reduction loop unrolled)."""
+    return replace(s, window=0) if s.window else with_window(compute, s)
+
+
+def _fix_window(s: Schedule, compute: ComputeDef) -> Schedule:
+    """Drop a register window that the unroll or the reduction tiles no longer allow."""
+    if s.window and (s.unroll != UNROLL_ALL or s.reduce[-1:] != (compute.reduce[-1].extent,)):
+        return replace(s, window=0)
+    return s
+
+
 def mutate_xthread(s: Schedule, compute: ComputeDef, rng: random.Random) -> Schedule | None:
     if s.sketch != "xthread":
         return None
@@ -175,7 +196,10 @@ def mutate(
             ops.append(lambda s, c, r: mutate_cache(s, c, r, cacheable))
             ops.append(mutate_stages)
             ops.append(mutate_rsplit)
-    return rng.choice(ops)(s, compute, rng)
+        if can_window(compute, s):
+            ops.append(mutate_window)
+    out = rng.choice(ops)(s, compute, rng)
+    return None if out is None else _fix_window(out, compute)
 
 
 def crossover(a: Schedule, b: Schedule, compute: ComputeDef, rng: random.Random
@@ -192,6 +216,6 @@ def crossover(a: Schedule, b: Schedule, compute: ComputeDef, rng: random.Random
         sketch=a.sketch, spatial=spatial, reduce=reduce, vector=pick(a.vector, b.vector),
         unroll=pick(a.unroll, b.unroll), cache=cache_from.cache, cache_t=cache_from.cache_t,
         threads=pick(a.threads, b.threads), stages=pick(a.stages, b.stages),
-        rsplit=pick(a.rsplit, b.rsplit),
+        rsplit=pick(a.rsplit, b.rsplit), window=pick(a.window, b.window),
     )  # fmt: skip
-    return _fix_rsplit(_fix_vector(child, compute))
+    return _fix_window(_fix_rsplit(_fix_vector(child, compute)), compute)
