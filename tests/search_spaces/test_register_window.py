@@ -39,6 +39,10 @@ def test_gpu_samples_windows_where_they_apply():
         if s.window:
             assert check(w.compute, s, CATALOG["h200"]) is None
             assert s.unroll == UNROLL_ALL and s.reduce[-1] == 3
+            # the register tile along the window grown to 4 where the thread level had a 2
+            v, t_, i = s.spatial[-1]
+            assert i >= 4 or t_ % 2 == 1, s.spatial
+            assert s.vector == max(w for w in (1, 2, 4) if i % w == 0)
 
 
 @pytest.mark.parametrize(

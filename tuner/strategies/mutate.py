@@ -216,6 +216,8 @@ def crossover(a: Schedule, b: Schedule, compute: ComputeDef, rng: random.Random
         sketch=a.sketch, spatial=spatial, reduce=reduce, vector=pick(a.vector, b.vector),
         unroll=pick(a.unroll, b.unroll), cache=cache_from.cache, cache_t=cache_from.cache_t,
         threads=pick(a.threads, b.threads), stages=pick(a.stages, b.stages),
-        rsplit=pick(a.rsplit, b.rsplit), window=pick(a.window, b.window),
+        rsplit=pick(a.rsplit, b.rsplit),
+        # drawn only where the parents differ: other searches keep their random streams
+        window=a.window if a.window == b.window else pick(a.window, b.window),
     )  # fmt: skip
     return _fix_window(_fix_rsplit(_fix_vector(child, compute)), compute)
