@@ -42,6 +42,18 @@ def test_random_search_proposes_unique_valid_unseen_schedules():
     assert not seen & {s.key for s in later}
 
 
+def test_a_resumed_random_search_goes_past_its_earlier_samples():
+    """Resumed with its seed, the search draws its earlier samples again first: with more of
+    them than the attempts of a small batch, it used to propose nothing (a cut-off study run
+    of 440 trials came back with no new ones)."""
+    w = Workload.parse("matmul", "M=256,N=256,K=256")
+    first = RandomSearch(w.compute, TARGET, seed=4, seen=set())
+    earlier = [s for _ in range(30) for s in first.propose(10)]  # 300 > 50 x a batch of 4
+    resumed = RandomSearch(w.compute, TARGET, seed=4, seen={s.key for s in earlier})
+    batch = resumed.propose(4)
+    assert len(batch) == 4 and not {s.key for s in earlier} & {s.key for s in batch}
+
+
 def test_random_search_stops_when_the_space_is_exhausted():
     w = Workload.parse("matmul", "M=1,N=1,K=2")
     policy = RandomSearch(w.compute, TARGET, seed=0, seen=set())

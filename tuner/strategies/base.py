@@ -48,8 +48,10 @@ class SearchPolicy(ABC):
         self.seen.update(s.key for s in schedules)
 
     def _unseen_samples(self, n: int, rng, exclude: set[str] = frozenset()) -> list[Schedule]:
+        """Up to `n` random samples not seen or excluded. The attempts grow with what was
+        seen: a run resumed with its seed draws its earlier samples again first."""
         out: dict[str, Schedule] = {}
-        for _ in range(50 * n):
+        for _ in range(50 * n + len(self.seen)):
             if len(out) == n:
                 break
             s = self.space.sample(rng)
