@@ -162,7 +162,8 @@ def mutate_window(s: Schedule, compute: ComputeDef, rng: random.Random) -> Sched
 
 def _fix_window(s: Schedule, compute: ComputeDef) -> Schedule:
     """Drop a register window that the unroll or the reduction tiles no longer allow."""
-    if s.window and (s.unroll != UNROLL_ALL or s.reduce[-1:] != (compute.reduce[-1].extent,)):
+    whole = bool(compute.reduce) and s.reduce[-1:] == (compute.reduce[-1].extent,)
+    if s.window and (s.unroll != UNROLL_ALL or not whole):
         return replace(s, window=0)
     return s
 
