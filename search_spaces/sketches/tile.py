@@ -333,7 +333,7 @@ class TileRule(SketchRule):
         ):
             s = replace(s, unroll=UNROLLS[-1])  # the window is too big to unroll whole
         if gpu and can_window(compute, s):  # register windows 3 times in 4: on the H200 every
-            # depthwise tile tried ran 1.2x to 1.7x faster with one (BENCHMARKS.md)
+            # depthwise tile tried ran 1.08x to 1.70x faster with one (BENCHMARKS.md)
             windowed = widen_for_window(compute, with_window(compute, s))
             if rng.random() < 0.75 and self.check(compute, windowed, target, sketch) is None:
                 s = windowed
