@@ -349,4 +349,5 @@ class TileRule(SketchRule):
         widths = sum(1 for w in VECTOR_WIDTHS if compute.spatial[-1].extent % w == 0)
         n = len(sketch.cacheable)  # each input: not cached, cached, cached transposed
         caches = (3**n - 2**n) * len(STAGES) * len(RSPLITS) if n else 1
-        return tiles * widths * len(TILE_UNROLLS) * caches
+        windows = 2 if sketch.name in ("tile", "tile_cache") and window_reads(compute) else 1
+        return tiles * widths * len(TILE_UNROLLS) * caches * windows
