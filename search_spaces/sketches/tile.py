@@ -89,12 +89,11 @@ def widen_for_window(compute: ComputeDef, s: Schedule) -> Schedule:
         # same group size
         row = extent // (v * i)
         threads = prod(a[1] for a in s.spatial)
+        vt, inner = spatial[-2][0], spatial[-2][2]
         rows = compute.spatial[-2].extent
+        rows = rows // (vt * inner) if rows % (vt * inner) == 0 else rows  # left for threads
         up = max(d for d in range(1, rows + 1) if rows % d == 0 and d * row <= max(threads, row))
-        spatial = [(a[0], 1, a[2]) for a in spatial[:-2]] + [
-            (spatial[-2][0], up, spatial[-2][2]),
-            (v, row, i),
-        ]
+        spatial = [(a[0], 1, a[2]) for a in spatial[:-2]] + [(vt, up, inner), (v, row, i)]
     return replace(s, spatial=tuple(spatial), vector=width)
 
 
