@@ -75,7 +75,7 @@ def widen_for_window(compute: ComputeDef, s: Schedule) -> Schedule:
     give each group whole rows: the work-items along the window's axis cover it, and the thread
     factors of the other axes go to the rows beside it, whose windows overlap (the best tiles
     measured were one channel by 16 to 56 rows of 14 work-items; sampled as they came, 1.3% of
-    the samples were like that and 64-trial searches found 1.38 to 1.57, with rows 1.55 to
+    the samples were like that and 64-trial searches found 1.38 to 1.57, with rows 1.48 to
     1.72: BENCHMARKS.md)."""
     v, t, i = s.spatial[-1]
     while i < 4 and t % 2 == 0:
