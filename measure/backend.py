@@ -54,6 +54,8 @@ class Backend(ABC):
     """
 
     build_key: Any = None  # what compile_artifact needs besides the source (an arch, say)
+    # a small kernel each build helper compiles as it starts (GPU workers start them early)
+    warm_kernel: KernelSource | None = None
 
     @staticmethod
     @abstractmethod

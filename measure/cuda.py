@@ -22,6 +22,11 @@ except ImportError:  # pragma: no cover - reported when a backend is opened
 class CUDABackend(Backend):
     """Compiles for the device's architecture and launches 1-D grids."""
 
+    warm_kernel = KernelSource(
+        "cuda", 'extern "C" __global__ void warm(float* x) { x[threadIdx.x] += 1.0f; }',
+        "warm", (), (32,), (32,),
+    )  # fmt: skip
+
     def __init__(self, device: LocalDevice):
         if cuda is None:
             raise RuntimeError("pycuda is not installed: pip install 'tune-service[cuda]'")

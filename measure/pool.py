@@ -88,7 +88,11 @@ class DeviceWorker:
         # CPUs only between timings (a build beside a timed run would share the cores being
         # measured), so a batch is built on every core, then timed alone
         self.gpu = self.device.target.kind == "gpu"
-        self.builder = Builder(type(backend).prebuild, backend.build_key, os.cpu_count() or 2)
+        warm = backend.warm_kernel if self.gpu else None
+        self.builder = Builder(type(backend).prebuild, backend.build_key, os.cpu_count() or 2,
+                               warm)  # fmt: skip
+        if warm is not None:  # the helpers start while the search draws its first candidates
+            self.builder.warm()
 
     def info(self) -> LocalDevice:
         return self.device

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,45 @@ def crash_on_boom(source: str, key: object) -> str:
     if source == "boom":
         os._exit(3)  # a compiler that takes its process down
     return source
+
+
+def mark_build(source: str, key: str) -> str:
+    """Leaves a file named after the helper and the source in the directory `key`."""
+    if source == "bad":
+        raise ValueError("this kernel does not build")
+    Path(key, f"{os.getpid()}-{source}").touch()
+    return source.upper()
+
+
+def built(where: Path, source: str) -> set[str]:
+    return {p.name.split("-")[0] for p in where.glob(f"*-{source}")}
+
+
+def test_warm_starts_every_helper_and_builds_the_warm_item_in_each_first(tmp_path):
+    builder = Builder(mark_build, str(tmp_path), workers=3, warm_item="warm")
+    try:
+        builder.warm()
+        deadline = time.time() + 60
+        while len(built(tmp_path, "warm")) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(built(tmp_path, "warm")) == 3  # three helpers started without a build asked
+        assert not builder._jobs  # the warming is no job of anyone's
+        assert builder.settle(timeout=60) < 1.0
+        assert [builder.get(s, timeout=60)[0] for s in "abc"] == ["A", "B", "C"]
+        assert built(tmp_path, "a") | built(tmp_path, "b") <= built(tmp_path, "warm")
+    finally:
+        builder.close()
+
+
+def test_a_warm_item_that_does_not_build_leaves_the_helpers_building(tmp_path):
+    builder = Builder(mark_build, str(tmp_path), workers=2, warm_item="bad")
+    try:
+        builder.warm()
+        assert builder.get("fine", timeout=60)[0] == "FINE"
+        with pytest.raises(ValueError, match="does not build"):
+            builder.get("bad", timeout=60)  # a real build still reports its own error
+    finally:
+        builder.close()
 
 
 def test_builds_run_in_parallel_and_settle_waits_for_all_of_them():

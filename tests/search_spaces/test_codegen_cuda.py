@@ -36,3 +36,10 @@ def test_every_op_is_covered():
     from search_spaces import OPS
 
     assert {op for op, *_ in CASES} == set(OPS)
+
+
+def test_the_warm_up_kernel_of_the_cuda_build_helpers_compiles():
+    from measure.cuda import CUDABackend
+
+    cubin = CUDABackend.prebuild(CUDABackend.warm_kernel, "sm_90")
+    assert CUDABackend.warm_kernel.entry.encode() in cubin
