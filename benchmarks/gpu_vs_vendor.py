@@ -153,12 +153,16 @@ def main() -> None:
         summary = tune(w, info, db, pool, options)
         tuning_s = time.time() - t0
         best = db.best(w, dev.name)
-        waits = [t.compile_s for t in db.trials(w, dev.name)]  # the worker waiting for builds
+        trials = db.trials(w, dev.name)
+        waits = [t.compile_s for t in trials]  # the worker waiting for builds
+        slowest = sorted(trials, key=lambda t: -t.compile_s)[:3]
         db.close()
         row = {"label": label, "op": op, "shape": w.shape_text, "layout": w.layout,
                "trials": summary.measured, "statuses": summary.statuses, "tuning_s": tuning_s,
                "search_s": summary.search_s, "compile_wait_s": sum(waits),
                "compile_wait_max_s": max(waits, default=0.0),
+               "slowest_builds": [{"wait_s": t.compile_s, "status": t.status,
+                                   "schedule": json.loads(t.schedule)} for t in slowest],
                "tvm_tflops": tvm, "tvm_tuning_s": tvm_s}  # fmt: skip
         flops = w.compute.flops
         if best is not None:

@@ -33,11 +33,24 @@ class TuneOptions:
     # a candidate this many times slower than the best so far is timed no further (its checked
     # run is its sample); None: 3 on CPUs, whose slow kernels take seconds a run, 20 on GPUs
     cutoff: float | None = None
+    # a candidate whose build takes longer than this many seconds is a compile timeout; None:
+    # the measure options' own limit on CPUs, 15 s on GPUs. There every 64-trial best of the
+    # H200 runs (GMM, C2D, DEP) builds in under 2 s with NVRTC on a 2-core VM, while 5 of 60
+    # random C2D 56x56 candidates, whole nests of thousands of loads unrolled, took 20 to 41 s
+    # there, and one build on the H200's host kept a 93 s task waiting 58 s
+    build_limit: float | None = None
 
     def cutoff_for(self, target) -> float:
         if self.cutoff is not None:
             return self.cutoff
         return 3.0 if target.kind == "cpu" else 20.0
+
+    def measure_for(self, target) -> MeasureOptions:
+        """The measure options of the search's trials on `target` (before any cutoff)."""
+        limit = self.build_limit
+        if limit is None:
+            limit = self.measure.compile_timeout_s if target.kind == "cpu" else 15.0
+        return replace(self.measure, compile_timeout_s=limit)
 
 
 @dataclass(frozen=True)
@@ -252,8 +265,8 @@ def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: in
         if not schedules:
             break
         # stop timing hopeless candidates early (see TuneOptions.cutoff)
-        best, factor = task.best, options.cutoff_for(target)
-        opts = replace(options.measure, cutoff_s=factor * best) if best else options.measure
+        best, factor, opts = task.best, options.cutoff_for(target), options.measure_for(target)
+        opts = replace(opts, cutoff_s=factor * best) if best else opts
         inputs = [MeasureInput(workload, generate(workload, s, target), opts) for s in schedules]
         results: list[MeasureResult] = pool.measure(device.name, inputs)
         db.add_trials(
@@ -278,7 +291,11 @@ def confirm(workload, device, db, pool, options) -> tuple[float | None, dict | N
     stricter protocol until the fastest OK trial is a confirmed one. A candidate that fails
     now (a race, say) gets that status and can never be a best."""
     strict = replace(
-        options.measure, min_repeats=10, budget_s=0.2, max_budget_s=2.0, cutoff_s=float("inf")
+        options.measure_for(device.target),
+        min_repeats=10,
+        budget_s=0.2,
+        max_budget_s=2.0,
+        cutoff_s=float("inf"),
     )
     for _ in range(options.confirm_rounds):
         top = db.fastest(workload, device.name, options.confirm_top)

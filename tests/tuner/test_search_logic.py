@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from measure import MeasureResult, Status
+from dataclasses import replace
+
+from measure import MeasureOptions, MeasureResult, Status
 from search_spaces import Schedule, Target, Workload, check
 from tuner.strategies import STRATEGIES, EvolutionConfig, RandomSearch
 from tuner.tune import TuneOptions, tune
@@ -17,17 +19,33 @@ class FakePool:
 
     def __init__(self):
         self.seen: list[str] = []
+        self.options: list = []
 
     def measure(self, name, inputs):
         out = []
         for inp in inputs:
             self.seen.append(inp.kernel.source)
+            self.options.append(inp.options)
             h = int(inp.kernel.source.__hash__() % 1000)
             if len(self.seen) % 5 == 0:
                 out.append(MeasureResult(Status.WRONG_RESULT, error="fake"))
             else:
                 out.append(MeasureResult(Status.OK, latency_s=(h + 1) * 1e-6, samples=(1e-6,)))
         return out
+
+
+def test_gpu_searches_give_up_on_slow_builds_sooner_than_cpu_searches(tmp_path):
+    db, w = TuningDB(str(tmp_path / "t.db")), Workload.parse("matmul", "M=32,N=32,K=32")
+    cpu = Target("fake-cpu", "cpu", "opencl", 256, 1 << 15, 64, 4)
+    limits = {}
+    for target, options in ((TARGET, TuneOptions()), (cpu, TuneOptions()),
+                            (TARGET, TuneOptions(build_limit=40.0))):  # fmt: skip
+        pool = FakePool()
+        opts = replace(options, trials=6, batch=3, strategy="random")
+        tune(w, DeviceInfo(target.name, target), db, pool, opts)
+        limits[target.kind, options.build_limit] = {o.compile_timeout_s for o in pool.options}
+    assert limits == {("gpu", None): {15.0}, ("cpu", None): {MeasureOptions().compile_timeout_s},
+                      ("gpu", 40.0): {40.0}}  # fmt: skip
 
 
 def test_random_search_proposes_unique_valid_unseen_schedules():
