@@ -35,7 +35,7 @@ class TuneOptions:
     cutoff: float | None = None
     # a candidate whose build takes longer than this many seconds is a compile timeout; None:
     # the measure options' own limit on CPUs, 15 s on GPUs. There every 64-trial best of the
-    # H200 runs (GMM, C2D, DEP) builds in under 2 s with NVRTC on a 2-core VM, while 5 of 60
+    # H200 runs (GMM, C2D, DEP) builds in under 3 s with NVRTC on a 2-core VM, while 5 of 60
     # random C2D 56x56 candidates, whole nests of thousands of loads unrolled, took 20 to 41 s
     # there, and one build on the H200's host kept a 93 s task waiting 58 s
     build_limit: float | None = None
