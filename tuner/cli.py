@@ -88,6 +88,14 @@ def run(
     strategy: Annotated[
         str, typer.Option(help="search strategy: evolutionary (model-guided), random, optuna")
     ] = "evolutionary",
+    build_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="seconds a candidate may take to build before it counts as "
+            "a compile timeout (default: 15 on GPUs, 120 on CPUs)",
+        ),
+    ] = None,  # fmt: skip
     cluster: ClusterOpt = DEFAULT_CLUSTER,
 ) -> None:
     """Tune an operator on a device and store every trial."""
@@ -128,7 +136,8 @@ def run(
         out.print(
             f"Tuning {len(workloads)} {op} workload(s) on [bold]{name}[/] ({info.description})"
         )
-        opts = TuneOptions(trials=trials, batch=batch, seed=seed, strategy=strategy)
+        opts = TuneOptions(trials=trials, batch=batch, seed=seed, strategy=strategy,
+                           build_limit=build_limit)  # fmt: skip
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

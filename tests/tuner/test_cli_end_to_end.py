@@ -136,6 +136,7 @@ def test_unknown_device_exits_2_listing_devices_and_writes_nothing(tmp_path, loc
         (["--op", "conv2d", "--shape", "H=8,W=8,CI=1,CO=1,kernel=3,layout=CHWN"], "no layout"),
         (["--op", "gemm", "--shape", "M=8,N=8,K=8"], "unknown operator"),
         (["--op", "matmul", "--shape", "M=8,N=8,K=8", "--trials", "0"], "trials"),
+        (["--op", "matmul", "--shape", "M=8,N=8,K=8", "--build-limit", "0"], "build-limit"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
