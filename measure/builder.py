@@ -63,9 +63,10 @@ class Builder:
 
     def warm(self) -> None:
         """Start every helper now rather than at the first builds (each builds `warm_item` as
-        it starts). On a freshly started GPU machine single builds of the first task waited up
-        to 25 s (33 s in all), against 1 to 5 s later on: helpers starting, importing the
-        compiler's modules and loading its libraries. Nothing waits for the warming."""
+        it starts): a helper's start, its imports and loading NVRTC cost the first build about
+        1 s on a 2-core VM (0.9 to 1.3 s cold, 0.1 to 0.2 s warmed). The slow first tasks seen
+        on the GPU machine were slow candidates, not this (TuneOptions.build_limit). Nothing
+        waits for the warming."""
         for _ in range(self.workers):
             self._executor().submit(os.getpid)
 
