@@ -18,6 +18,11 @@ rounds that go through all kernels in turn; the table gives the median over the 
 - `dep-clamp`: our recorded 64-trial bests of C2D 56x56, C2D 14x14 and DEP, and four
   depthwise tiles, as generated and with every padded read clamped into the tensor and
   selected after the load (a rewrite tried and not kept).
+- `gmm-code`: the fastest GMM 4096^3 tiles within 48 KB (and the search's 64-trial best) as
+  generated, with their groups visited in bands of 8 or 16 block rows, and with warps of 4 x 8
+  or 8 x 4 work-items instead of 2 x 16 (rewrites of the source, not generator options).
+- `conv-bounds`: the eighth session's 64-trial C2D bests, as generated and with
+  `__launch_bounds__(T, 2)` (ptxas caps registers for two resident groups).
 The DEP sets add our recorded DEP bests (gpu_vs_vendor-rounds16-*, seeds 0 to 4), TVM's
 recorded DEP kernels (benchmarks/data/tvm_kernels-h200.json.gz) and cuDNN.
 """
@@ -97,6 +102,97 @@ def dynsmem() -> list[Entry]:
                 label = f"GMM {name} k{k} s{stages} u{unroll}"
                 out.append((label, "matmul", GMM, src, "k", ["X", "Y", "out"], ir.groups,
                             ir.threads, shared))  # fmt: skip
+    return out
+
+
+GMM_TILES = {  # the fastest GMM 4096^3 tiles within 48 KB of the dynsmem probes, and the
+    # search's 64-trial best of the eighth session
+    "128x128 t128 k16 s2": tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [16], unroll=-1,
+                                cache=("X", "Y"), stages=2),
+    "128x128 t128 k16 s2 v4": tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [16], 4, unroll=-1,
+                                   cache=("X", "Y"), stages=2),
+    "128x128 t128 k16 s3": tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [16], unroll=-1,
+                                cache=("X", "Y"), stages=3),
+    "256x128 t256 k16 s2": tile([(1, 1, 1), (4, 16, 4), (2, 16, 4)], [16], unroll=-1,
+                                cache=("X", "Y"), stages=2),
+    "256x128 t256 k8 s3": tile([(1, 1, 1), (4, 16, 4), (2, 16, 4)], [8], unroll=-1,
+                               cache=("X", "Y"), stages=3),
+    "128x128 t256 k16 s2": tile([(1, 1, 1), (2, 16, 4), (2, 16, 4)], [16], unroll=-1,
+                                cache=("X", "Y"), stages=2),
+    "128x128 t128 k16 s2 v4 X^T": tile([(1, 1, 1), (4, 8, 4), (2, 16, 4)], [16], 4, unroll=-1,
+                                       cache=("X", "Y"), cache_t=("X",), stages=2),
+    "search s0": tile([(1, 1, 1), (4, 16, 2), (4, 32, 2)], [32], 2, unroll=-1,
+                      cache=("X", "Y"), cache_t=("X", "Y")),
+}  # fmt: skip
+GID = "  const int gid = (int)blockIdx.x;\n"
+BOUNDS = re.compile(r"__launch_bounds__\((\d+)\)")
+
+
+def swizzled(src: str, rows: int, cols: int, group: int) -> str:
+    """`src` with its groups visited `group` block rows at a time (column by column within
+    them), so that the groups running together share rows of X and columns of Y in L2."""
+    body = (
+        "  const int pid_ = (int)blockIdx.x;\n"
+        f"  const int band_ = pid_ / {group * cols}, first_ = band_ * {group};\n"
+        f"  const int h_ = min({rows} - first_, {group});\n"
+        f"  const int gid = (first_ + (pid_ % {group * cols}) % h_) * {cols}"
+        f" + (pid_ % {group * cols}) / h_;\n"
+    )
+    assert GID in src
+    return src.replace(GID, body)
+
+
+def warp_layout(src: str, ti: int, tj: int, li: int, lj: int) -> str:
+    """`src` (ti x tj work-items, j fastest) with each warp holding li x lj of them (lanes
+    j fastest) and the warps tiled over the group, instead of whole rows of tj."""
+    old = (f"  const int thr_j = (lid % {tj});\n"
+           f"  const int thr_i = ((lid / {tj}) % {ti});\n")  # fmt: skip
+    assert old in src and li * lj == 32
+    wj = tj // lj
+    new = (f"  const int thr_j = ((lid / 32) % {wj}) * {lj} + (lid % 32) % {lj};\n"
+           f"  const int thr_i = ((lid / 32) / {wj}) * {li} + (lid % 32) / {lj};\n")  # fmt: skip
+    return src.replace(old, new)
+
+
+def gmm_code() -> list[Entry]:
+    """GMM 4096^3 tiles as generated, with groups visited in bands of block rows (8 or 16) so
+    that the groups running together share rows of X and columns of Y in L2, and (128-thread
+    tiles) with warps of 4 x 8 or 8 x 4 work-items instead of 2 x 16."""
+    out = []
+    for name, s in GMM_TILES.items():
+        base = ours(f"GMM {name}", "matmul", GMM, s)
+        src = base[3]
+        rows = 4096 // (s.spatial[1][0] * s.spatial[1][1] * s.spatial[1][2])
+        cols = 4096 // (s.spatial[2][0] * s.spatial[2][1] * s.spatial[2][2])
+        out.append(base)
+        for g in (8, 16):
+            out.append((f"{base[0]} band{g}", *base[1:3], swizzled(src, rows, cols, g),
+                        *base[4:]))  # fmt: skip
+        ti, tj = s.spatial[1][1], s.spatial[2][1]
+        if (ti, tj) == (8, 16):
+            for li, lj in ((4, 8), (8, 4)):
+                out.append((f"{base[0]} warp{li}x{lj}", *base[1:3],
+                            warp_layout(src, ti, tj, li, lj), *base[4:]))  # fmt: skip
+    return out
+
+
+def conv_bounds() -> list[Entry]:
+    """The eighth session's 64-trial bests of C2D 56x56 and C2D 14x14 (seeds 0 to 4), as
+    generated and with 2 resident groups per SM asked of ptxas."""
+    out = []
+    shapes = {"C2D 56": C2D56, "C2D 14": C2D14}
+    for seed in range(5):
+        path = ROOT / f"benchmarks/results/gpu_vs_vendor-buildlimit-h200-2026-11-22-seed{seed}.json"
+        for r in json.loads(path.read_text()):
+            key = r["label"][:6]
+            if key in shapes:
+                base = ours(
+                    f"{key} s{seed}", "conv2d", shapes[key], Schedule.from_json(r["schedule"])
+                )
+                out.append(base)
+                out.append((f"{base[0]} minblocks2", *base[1:3],
+                            BOUNDS.sub(lambda x: f"__launch_bounds__({x[1]}, 2)", base[3]),
+                            *base[4:]))  # fmt: skip
     return out
 
 
@@ -260,7 +356,7 @@ def dep_references() -> list[Entry]:
 
 
 SETS = {"dynsmem": dynsmem, "dep-loads": dep_loads, "dep-window": dep_window,
-        "dep-clamp": dep_clamp}  # fmt: skip
+        "dep-clamp": dep_clamp, "gmm-code": gmm_code, "conv-bounds": conv_bounds}  # fmt: skip
 
 
 def main() -> None:

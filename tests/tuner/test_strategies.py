@@ -47,6 +47,37 @@ def test_evolutionary_search_stops_when_rounds_stop_improving():
     assert len(r.latencies) == 8 + 3 * 8
 
 
+def test_rounds_without_a_gain_widen_the_random_share_and_a_gain_resets_it():
+    cfg = EvolutionConfig(population=64, generations=1, round_size=16, warmup=16, patience=0)
+    policy = Evolutionary(W.compute, T, 0, set(), config=cfg,
+                          learner=Learner(XGBoostModel(seed=0), workers=1))  # fmt: skip
+    calls: list[int] = []
+    sample = policy._unseen_samples
+
+    def counted(n, rng, exclude=frozenset()):
+        calls.append(n)
+        return sample(n, rng, exclude)
+
+    policy._unseen_samples = counted
+    rng = np.random.default_rng(0)
+    shares, picks = [], []
+    for r in range(9):  # the ninth round's kernels are 2x faster: a gain
+        calls.clear()
+        got = policy.propose(16)
+        shares.append(policy.explore_share())
+        picks.append(calls[-1])  # a model round's last draw is its random share
+        floor = 1e-3 if r == 0 else 1.2e-3  # after the warm-up: never below its best
+        lat = floor * (1 + rng.random(len(got)))
+        policy.update(got, list(lat / 2 if r == 8 else lat))
+    calls.clear()
+    policy.propose(16)
+    shares.append(policy.explore_share())
+    # warm-up, a first model round that sets the bar, then 0.05 doubling with each round that
+    # did not beat it, up to max_eps; the gain of the ninth round resets it for the tenth
+    assert shares == [0.05, 0.05, 0.1, 0.2, 0.4, 0.5, 0.5, 0.5, 0.5, 0.05]
+    assert picks[1:] == [round(s * 16) for s in shares[1:9]]
+
+
 def test_replay_proposes_only_stored_schedules_and_reaches_the_best_sooner():
     """On 376 real GMM 1024 kernels measured on an H100, the model-guided search gets within
     5% of the best stored kernel in fewer trials than random search (4 seeds each)."""

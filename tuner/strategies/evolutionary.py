@@ -4,8 +4,10 @@ Each round: a population of random annotations of the sketches plus the best sch
 measured so far evolves for a few generations by mutation and crossover, parents picked by
 the model's rank; the best-ranked unseen candidates are measured, with an epsilon share of
 random ones for exploration. The model retrains on every result. Until a model can rank (no
-warm model loaded and fewer than `warmup` measurements), rounds are small and random. The
-search stops early after `patience` rounds without a gain of at least `min_gain`.
+warm model loaded and fewer than `warmup` measurements), rounds are small and random. Each
+round without a gain of at least `min_gain` doubles the random share of the next (up to
+`max_eps`), so a search stuck around one optimum explores more; a gain resets it. The search
+stops early after `patience` such rounds in a row.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class EvolutionConfig:
     round_size: int = 64  # measurements per round
     warmup: int = 16  # random measurements before a model of this run's own can rank
     eps: float = 0.05  # share of each round picked at random
+    max_eps: float = 0.5  # the random share after rounds without a gain (doubling each)
     crossover: float = 0.15  # share of children made by crossover (the rest by mutation)
     elite: float = 0.1  # share of a generation kept as it is
     seeds: int = 64  # best measured schedules seeded into each population
@@ -79,16 +82,23 @@ class Evolutionary(SearchPolicy):
         return out
 
     def _end_round(self) -> None:
-        """Early stopping: count rounds whose best did not improve by `min_gain`."""
-        if self.rounds == 0 or not self.config.patience or not self.model_rounds:
+        """Count the model rounds in a row whose best did not improve by `min_gain` (they widen
+        the random share); stop after `patience` of them (0: never)."""
+        if self.rounds == 0 or not self.model_rounds:
             self.round_best = self.best
             return
         before, now = self.round_best, self.best
         gained = now is not None and (before is None or now < before * (1 - self.config.min_gain))
         self.stale = 0 if gained else self.stale + 1
         self.round_best = self.best
-        if self.stale >= self.config.patience:
+        if self.config.patience and self.stale >= self.config.patience:
             self.stopped = True
+
+    def explore_share(self) -> float:
+        """The random share of the next round: `eps`, doubled for each round in a row without
+        a gain, at most `max_eps`."""
+        cfg = self.config
+        return min(max(cfg.max_eps, cfg.eps), cfg.eps * 2**self.stale)
 
     def _ranked(self, schedules: list[Schedule]) -> np.ndarray:
         x = self.learner.features(self.compute, self.target, self.workload_key, schedules)
@@ -134,7 +144,7 @@ class Evolutionary(SearchPolicy):
                     children[child.key] = child
             population = sorted(score(list(children.values())), key=lambda t: -t[0])
         ranked = sorted(scored.values(), key=lambda t: -t[0])
-        explore = int(round(cfg.eps * cfg.round_size))
+        explore = int(round(self.explore_share() * cfg.round_size))
         out: dict[str, Schedule] = {}
         for _, s in ranked:
             if len(out) >= cfg.round_size - explore:
