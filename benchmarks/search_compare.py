@@ -9,12 +9,14 @@ Each (workload, strategy, seed) tunes from an empty database (so nothing is shar
 runs) through the same Ray device worker, with the default measurement protocol. The best is
 confirmed by re-measurement as in `tune run`. With --vendor, torch's cuBLAS/cuDNN (TF32 off)
 is timed on the same workload in the same run. Prints a table last; --out keeps every
-trial's latency in measurement order for plots. With --resume, the runs already in --out
-are kept and not run again (a long study goes on where an interrupted one stopped), and a run
-cut off midway goes on from the trials its database kept (--db-dir): its search starts again
-from them as history, for the trials left (its row says how many it resumed from); with
---seed-major the runs go seed by seed (every strategy of seed 0 first), so a study cut short
-still compares the strategies on the seeds it finished.
+trial's latency in measurement order for plots. `--strategies` also takes the VARIANTS
+below (evolutionary-fixedeps: the search before its random share widened in rounds without a
+gain). With --resume, the runs already in --out are kept and not run again (a long study goes
+on where an interrupted one stopped), and a run cut off midway goes on from the trials its
+database kept (--db-dir): its search starts again from them as history, for the trials left
+(its row says how many it resumed from); with --seed-major the runs go seed by seed (every
+strategy of seed 0 first), so a study cut short still compares the strategies on the seeds it
+finished.
 """
 
 from __future__ import annotations
@@ -32,8 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from measure import DevicePool, detect_local  # noqa: E402
 from search_spaces import Workload, generate  # noqa: E402
+from tuner.strategies import EvolutionConfig  # noqa: E402
 from tuner.tune import TuneOptions, device_info, tune  # noqa: E402
 from tuning_db import TuningDB  # noqa: E402
+
+# strategies run with other settings, for A/B comparisons: label -> (strategy, TuneOptions fields)
+VARIANTS = {
+    # the evolutionary search as before its random share widened in rounds without a gain
+    "evolutionary-fixedeps": ("evolutionary", {"evolution": EvolutionConfig(max_eps=0.05)}),
+}
 
 
 def curve(db: TuningDB, w: Workload, device: str) -> list[float | None]:
@@ -100,7 +109,7 @@ def main() -> None:
         if args.seed_major:
             runs.sort(key=lambda run: seeds.index(run[1]))
         for label, seed in runs:
-            strategy = label.removesuffix("-warm")
+            strategy, extra = VARIANTS.get(label, (label.removesuffix("-warm"), {}))
             if (w.label, label, seed) in done:
                 continue
             if time.time() - t_start > args.deadline_s:
@@ -109,7 +118,7 @@ def main() -> None:
             if label.endswith("-warm"):
                 path = db_dir / f"warm-{seed}.db"
             else:
-                path = db_dir / f"{w.key[:12]}-{strategy}-{seed}.db"
+                path = db_dir / f"{w.key[:12]}-{label}-{seed}.db"
                 if not (args.resume and args.db_dir):
                     path.unlink(missing_ok=True)
             db = TuningDB(str(path))
@@ -119,7 +128,7 @@ def main() -> None:
                 print(f"{w.label} {label} seed {seed}: resuming from {resumed} trials", flush=True)
             t0 = time.time()
             opts = TuneOptions(trials=max(args.trials - resumed, 0), seed=seed, strategy=strategy,
-                               warm_start=label.endswith("-warm"))  # fmt: skip
+                               warm_start=label.endswith("-warm"), **extra)  # fmt: skip
             summary = tune(w, info, db, pool, opts)
             wall = time.time() - t0
             lats = curve(db, w, dev.name)
