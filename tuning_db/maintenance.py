@@ -10,7 +10,8 @@ from sqlalchemy import and_, case, delete, func, select
 from search_spaces import GENERATOR_VERSION
 from tuning_db import schema
 from tuning_db.models import CostModelRow, DeviceRow, JobRow, TrialRow, WorkloadRow
-from tuning_db.store import OK, TuningDB
+from tuning_db.records import OK
+from tuning_db.store import TuningDB
 
 
 @dataclass(frozen=True)

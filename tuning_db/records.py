@@ -7,6 +7,8 @@ from datetime import datetime
 
 from search_spaces import Schedule, Target, Workload
 
+OK = "ok"  # the status of a correct, timed trial (measure's Status.OK): only these are bests
+
 
 @dataclass(frozen=True)
 class DeviceInfo:

@@ -7,7 +7,7 @@ import uuid
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property, lru_cache
 
 from sqlalchemy import Select, and_, bindparam, func, insert, select
@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from search_spaces import GENERATOR_VERSION, Schedule, Target, Workload
 from tuning_db import schema
 from tuning_db.engine import SINGLE, WRITE, database_url, make_engine
+from tuning_db.jobstore import JobStore
 from tuning_db.models import CostModelRow, DeviceRow, JobRow, TrialRow, WorkloadRow, utcnow
-from tuning_db.records import Best, CostModelBlob, DeviceInfo, JobInfo, TrialRecord
+from tuning_db.records import OK, Best, CostModelBlob, DeviceInfo, TrialRecord
 
-OK = "ok"
 CHUNK = 500  # rows per statement in bulk reads and writes
 
 
@@ -64,7 +64,7 @@ def _insert_ignoring(s: Session, table, values: dict | list[dict], unique: list[
     s.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=unique), values)
 
 
-class TuningDB:
+class TuningDB(JobStore):
     """Trials, workloads, devices, jobs and cost models in one SQL database (a SQLite file or
     PostgreSQL). Opening an empty database creates the newest schema; a database of an older
     schema is refused with the command that upgrades it (schema.SchemaError)."""
@@ -239,103 +239,6 @@ class TuningDB:
             row.details = json.dumps({**details, "first": first}, sort_keys=True)
             row.confirmed = True
 
-    def save_job(self, name: str, spec: dict | None = None, status: str | None = None) -> None:
-        """Create the job `name`, or update its spec and status where given."""
-        with self.session() as s:
-            self._job_id(s, name)
-            row = s.scalar(select(JobRow).where(JobRow.name == name))
-            if spec is not None:
-                row.spec = json.dumps(spec, sort_keys=True)
-            if status is not None:
-                row.status = status
-            row.updated_at = utcnow()
-
-    def create_job(self, name: str, spec: dict, priority: int = 0) -> str:
-        """A new queued job; its name is `name`, or `name-2`, `name-3`, ... when taken (a
-        nightly spec is submitted every night). Returns the name given."""
-        from sqlalchemy.exc import IntegrityError
-
-        for attempt in range(5):  # another submitter may take the same name meanwhile
-            try:
-                with self.session() as s:
-                    like = (JobRow.name == name) | JobRow.name.like(f"{name}-%")
-                    taken = set(s.scalars(select(JobRow.name).where(like)))
-                    given, n = name, 1
-                    while given in taken:
-                        n += 1
-                        given = f"{name}-{n}"
-                    now = utcnow()
-                    s.add(JobRow(name=given, spec=json.dumps(spec, sort_keys=True),
-                                 status="queued", priority=priority, created_at=now,
-                                 updated_at=now))  # fmt: skip
-                return given
-            except IntegrityError:
-                if attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
-
-    def update_job(self, name: str, **fields) -> None:
-        """Set a job's state fields (status, driver, error, started_at, finished_at,
-        heartbeat_at, priority)."""
-        allowed = {"status", "driver", "error", "started_at", "finished_at", "heartbeat_at",
-                   "priority"}  # fmt: skip
-        if not fields.keys() <= allowed:
-            raise ValueError(f"unknown job fields: {sorted(fields.keys() - allowed)}")
-        with self.session() as s:
-            row = s.scalar(select(JobRow).where(JobRow.name == name))
-            if row is None:
-                raise KeyError(f"no job named {name!r}")
-            for k, v in fields.items():
-                setattr(row, k, v)
-            row.updated_at = utcnow()
-
-    def job_counts(self, name: str) -> dict[tuple[str, str], dict[str, int]]:
-        """Trials of job `name` by (workload key, device name) and status."""
-        q = (
-            select(WorkloadRow.key, DeviceRow.name, TrialRow.status, func.count(TrialRow.id))
-            .join(WorkloadRow, TrialRow.workload_id == WorkloadRow.id)
-            .join(DeviceRow, TrialRow.device_id == DeviceRow.id)
-            .join(JobRow, TrialRow.job_id == JobRow.id)
-            .where(JobRow.name == name)
-            .group_by(WorkloadRow.key, DeviceRow.name, TrialRow.status)
-        )
-        out: dict[tuple[str, str], dict[str, int]] = {}
-        with self.session(write=False) as s:
-            for key, device, status, n in s.execute(q):
-                out.setdefault((key, device), {})[status] = n
-        return out
-
-    def best_before(
-        self, w: Workload, device: str, before: datetime, exclude_job: str = ""
-    ) -> float | None:
-        """The fastest OK latency of the current generator among trials stored before `before`
-        and not by job `exclude_job` (a report's "previous best")."""
-        q = (
-            self._trials_of(w, device)
-            .outerjoin(JobRow, TrialRow.job_id == JobRow.id)
-            .where(
-                TrialRow.status == OK,
-                TrialRow.latency_s.is_not(None),
-                TrialRow.generator_version == GENERATOR_VERSION,
-                TrialRow.created_at < before,
-                TrialRow.job_id.is_(None) | (JobRow.name != exclude_job),
-            )
-            .with_only_columns(func.min(TrialRow.latency_s))
-        )
-        with self.session(write=False) as s:
-            return s.scalar(q)
-
-    def job_trial_ids(self, name: str) -> list[int]:
-        """Ids of the trials job `name` measured, oldest first (for iter_trials)."""
-        q = (
-            select(TrialRow.id)
-            .join(JobRow, TrialRow.job_id == JobRow.id)
-            .where(JobRow.name == name)
-            .order_by(TrialRow.id)
-        )
-        with self.session(write=False) as s:
-            return list(s.scalars(q))
-
     def save_cost_model(self, name: str, kind: str, blob: bytes, meta: dict | None = None) -> int:
         """Store a trained cost model; the newest of a name is the one cost_model() returns."""
         with self.session() as s:
@@ -355,15 +258,6 @@ class TuningDB:
         with self.session(write=False) as s:
             rows = s.scalars(select(DeviceRow).order_by(DeviceRow.name))
             return [device_from_row(r) for r in rows]
-
-    def job(self, name: str) -> JobInfo | None:
-        with self.session(write=False) as s:
-            row = s.scalar(select(JobRow).where(JobRow.name == name))
-            return _job(row) if row else None
-
-    def jobs(self) -> list[JobInfo]:
-        with self.session(write=False) as s:
-            return [_job(r) for r in s.scalars(select(JobRow).order_by(JobRow.id))]
 
     def cost_model(self, name: str) -> CostModelBlob | None:
         """The newest cost model saved under `name`."""
@@ -599,16 +493,3 @@ _BEST = (
     .order_by(TrialRow.latency_s, TrialRow.id)
     .limit(1)
 )
-
-
-def _job(row: JobRow) -> JobInfo:
-    return JobInfo(
-        row.name, json.loads(row.spec), row.status, _aware(row.created_at),
-        _aware(row.updated_at), row.priority, row.driver, row.error, _aware(row.started_at),
-        _aware(row.finished_at), _aware(row.heartbeat_at),
-    )  # fmt: skip
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
