@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -193,60 +192,18 @@ def floor(args) -> None:
 
 
 def time_all(args) -> None:
+    """Build, check and time the kernels of `emit` / `floor` / TVM files (gpu_probes.py's
+    harness, 60 samples a round)."""
     sys.path.insert(0, str(ROOT))
-    from benchmarks.gpu_vs_vendor import event_time, protocols
+    from benchmarks.gpu_probes import time_entries
     from benchmarks.tvm_kernels import load
-    from measure import detect_local
-    from measure.pool import open_backend
-    from measure.runner import relative_error
-    from search_spaces import KernelSource, Workload
 
-    dev = next(d for d in detect_local() if d.backend == "cuda")
-    be = open_backend(dev)
-    before = protocols()  # gpu_vs_vendor.py's: a spin kernel ("busy") or an L2 flush ahead
-
-    print(f"device: {dev.name} ({dev.description}, {dev.driver})", flush=True)
-    data: dict = {}
-    kernels = []
-    for entry in (e for path in args.files for e in load(path)):
-        label = (
-            entry["label"] if "[" in entry["label"] else f"TVM s{entry['seed']} {entry['label']}"
-        )
-        w = Workload.parse(entry["op"], entry["shape"])
-        if (entry["op"], entry["shape"]) not in data:
-            arrays = w.random_inputs(11)
-            bufs = {t.name: be.upload(a) for t, a in zip(w.compute.inputs, arrays)}
-            data[entry["op"], entry["shape"]] = (w.reference(arrays), bufs)
-        ref, bufs = data[entry["op"], entry["shape"]]
-        k = KernelSource("cuda", entry["source"], entry["entry"], (), (1,), (1,))
-        f = be.load(k, be.compile_artifact(entry["source"], be.build_key))
-        out = be.poisoned(ref.shape)
-        params = [bufs.get(p, out) for p in entry["params"]]
-        grid, block = (entry["grid"], 1, 1), (entry["block"], 1, 1)
-
-        def launch(f=f, params=params, grid=grid, block=block) -> None:
-            f(*params, grid=grid, block=block)
-
-        launch()
-        err = relative_error(be.download(out, ref.shape), ref)
-        kernels.append({"label": label, "w": w, "launch": launch, "err": err, **be.resources(f)})
-    for _ in range(3):
-        for k in kernels:
-            for name, ahead in before.items():
-                k.setdefault(name, []).append(event_time(k["launch"], ahead, 60))
-    rows = []
-    print(
-        f"\n{'kernel':44s} {'rel err':>8s} {'regs':>4s} {'smem':>6s} {'flushed':>8s} {'busy':>6s}"
-    )
-    for k in kernels:
-        tf = {n: k["w"].compute.flops / statistics.median(k[n]) / 1e12 for n in before}
-        rows.append({"label": k["label"], "err": k["err"], "registers": k["registers"],
-                     "shared_bytes": k["shared_bytes"], **{f"{n}_tflops": v for n, v in tf.items()},
-                     **{f"{n}_rounds_s": k[n] for n in before}})  # fmt: skip
-        print(f"{k['label']:44s} {k['err']:8.1e} {k['registers']:4d} {k['shared_bytes']:6d} "
-              f"{tf['flushed']:8.2f} {tf['busy']:6.2f}")  # fmt: skip
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+    entries = []
+    for e in (e for path in args.files for e in load(path)):
+        label = e["label"] if "[" in e["label"] else f"TVM s{e['seed']} {e['label']}"
+        entries.append((label, e["op"], e["shape"], e["source"], e["entry"], e["params"],
+                        e["grid"], e["block"], 0))  # fmt: skip
+    time_entries(entries, args.out, samples=60)
 
 
 def main() -> None:

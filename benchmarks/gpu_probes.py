@@ -370,7 +370,11 @@ def main() -> None:
     time_entries(entries, args.out)
 
 
-def time_entries(entries: list[Entry], out_path: str) -> None:
+def time_entries(entries: list[Entry], out_path: str, samples: int = 0) -> None:
+    """Build each entry, check it against NumPy, and time it beside the vendor (cuBLAS where
+    GMM 4096^3 is among them, cuDNN where DEP is) in 3 rounds through all kernels in turn, under
+    both protocols; `samples` a round (0: 20 for matmul, 60 for the rest). Prints a table and
+    writes the rows to `out_path`."""
     import pycuda.driver as cuda
     import torch
 
@@ -421,7 +425,7 @@ def time_entries(entries: list[Entry], out_path: str) -> None:
                         "launch": lambda: conv(d, wt4, padding=1, groups=128)})  # fmt: skip
     for _ in range(3):
         for k in kernels:
-            n = 20 if k["w"].op == "matmul" else 60
+            n = samples or (20 if k["w"].op == "matmul" else 60)
             for name, ahead in before.items():
                 k.setdefault(name, []).append(event_time(k["launch"], ahead, n))
     rows = []
@@ -431,6 +435,7 @@ def time_entries(entries: list[Entry], out_path: str) -> None:
         tf = {n: k["w"].compute.flops / statistics.median(k[n]) / 1e12 for n in before}
         rows.append({"label": k["label"], "err": k["err"], "registers": k["registers"],
                      "spill_bytes": k["local_bytes"], "dynamic_shared": k["shared"],
+                     "shared_bytes": k.get("shared_bytes", 0),
                      **{f"{n}_tflops": v for n, v in tf.items()},
                      **{f"{n}_rounds_s": k[n] for n in before}})  # fmt: skip
         print(f"{k['label']:48s} {k['err']:8.1e} {k['registers']:4d} {k['local_bytes']:5d} "
