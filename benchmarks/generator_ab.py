@@ -18,7 +18,8 @@ source, entry, params, grid, block) with NVRTC, checks it against NumPy on fresh
 times it with gpu_vs_vendor.py's protocols: CUDA events around one launch, with an L2 flush
 queued ahead (flushed) or a spin kernel queued ahead instead (busy: warm L2, host launch time
 hidden); median of 60 samples, in 3 rounds that go through all kernels in turn; the table
-gives each kernel's median round. Prints the table last.
+gives each kernel's median round, with cuBLAS where GMM 4096³ kernels are among them and cuDNN
+where DEP kernels are (gpu_probes.py's harness). Prints the table last.
 
     python3 benchmarks/generator_ab.py sweep ours-0.json ... --out sweep.json   # then `time`
     python3 benchmarks/generator_ab.py floor --out floor.json   # then `time floor.json ...`
