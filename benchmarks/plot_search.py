@@ -2,8 +2,10 @@
 
     python benchmarks/plot_search.py RESULTS.json [--png OUT.png]
 
-The table gives, per workload and strategy, the best found at 64 trials and at the end, and
-the trials each run needed to reach 95% of the best kernel found by any run.
+The first table gives, per workload and strategy, the best found at 64 trials and at the
+end, and the trials each run needed to reach 95% of the best kernel found by any run; the
+second, per workload and seed, the trials each strategy of that seed needed to reach 95% of
+the best that seed's runs found (">N": not within its N trials).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ def best_curve(flops: float, lats) -> list[float]:
             best = max(best, flops / lat / 1e12)
         out.append(best)
     return out
+
+
+def reach(curve: list[float], goal: float) -> int | None:
+    """Trials until `curve` first reaches `goal` (None: never)."""
+    return next((i + 1 for i, v in enumerate(curve) if v >= goal), None)
 
 
 def main() -> None:
@@ -44,12 +51,23 @@ def main() -> None:
         top = max(max(r["curve"]) for r in runs)
         for strategy in dict.fromkeys(r["strategy"] for r in runs):
             rs = [r for r in runs if r["strategy"] == strategy]
-            reach = [next((i + 1 for i, v in enumerate(r["curve"]) if v >= 0.95 * top), None)
-                     for r in rs]  # fmt: skip
+            reached_at = [reach(r["curve"], 0.95 * top) for r in rs]
             at64 = np.mean([r["curve"][min(63, len(r["curve"]) - 1)] for r in rs])
             end = np.mean([r["curve"][-1] for r in rs])
-            reached = ", ".join(str(x) if x else f">{len(r['curve'])}" for x, r in zip(reach, rs))
+            reached = ", ".join(
+                str(x) if x else f">{len(r['curve'])}" for x, r in zip(reached_at, rs)
+            )
             print(f"{name:58s} {strategy:12s} {at64:7.2f} {end:7.2f}  {reached}")
+    print(f"\n{'workload':58s} {'seed':>4s} {'best':>7s}  trials to 95% of the seed's best")
+    for name, runs in by_w.items():
+        for seed in sorted({r["seed"] for r in runs}):
+            rs = [r for r in runs if r["seed"] == seed]
+            top = max(max(r["curve"]) for r in rs)
+            cells = []
+            for r in rs:
+                x = reach(r["curve"], 0.95 * top)
+                cells.append(f"{r['strategy']} {x if x else '>' + str(len(r['curve']))}")
+            print(f"{name:58s} {seed:4d} {top:7.3f}  {', '.join(cells)}")
     if args.png:
         import matplotlib
 
@@ -57,7 +75,8 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, len(by_w), figsize=(6 * len(by_w), 4.2), squeeze=False)
-        colors = {"evolutionary": "tab:blue", "random": "tab:orange", "optuna": "tab:green"}
+        colors = {"evolutionary": "tab:blue", "random": "tab:orange", "optuna": "tab:green",
+                  "evolutionary-fixedeps": "tab:purple"}  # fmt: skip
         for ax, (name, runs) in zip(axes[0], by_w.items()):
             for r in runs:
                 ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=colors.get(r["strategy"]),
