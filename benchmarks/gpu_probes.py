@@ -429,8 +429,8 @@ def time_entries(entries: list[Entry], out_path: str, samples: int = 0) -> None:
             for name, ahead in before.items():
                 k.setdefault(name, []).append(event_time(k["launch"], ahead, n))
     rows = []
-    head = f"{'kernel':48s} {'rel err':>8s} {'regs':>4s} {'spill':>5s} {'dyn smem':>8s}"
-    print(f"\n{head} {'flushed':>8s} {'busy':>6s}")
+    head = f"{'kernel':48s} {'rel err':>8s} {'regs':>4s} {'spill':>5s} {'smem':>6s}"
+    print(f"\n{head} {'dyn smem':>8s} {'flushed':>8s} {'busy':>6s}")
     for k in kernels:
         tf = {n: k["w"].compute.flops / statistics.median(k[n]) / 1e12 for n in before}
         rows.append({"label": k["label"], "err": k["err"], "registers": k["registers"],
@@ -439,7 +439,8 @@ def time_entries(entries: list[Entry], out_path: str, samples: int = 0) -> None:
                      **{f"{n}_tflops": v for n, v in tf.items()},
                      **{f"{n}_rounds_s": k[n] for n in before}})  # fmt: skip
         print(f"{k['label']:48s} {k['err']:8.1e} {k['registers']:4d} {k['local_bytes']:5d} "
-              f"{k['shared']:8d} {tf['flushed']:8.2f} {tf['busy']:6.2f}")  # fmt: skip
+              f"{k.get('shared_bytes', 0):6d} {k['shared']:8d} "
+              f"{tf['flushed']:8.2f} {tf['busy']:6.2f}")  # fmt: skip
     if out_path:
         Path(out_path).write_text(json.dumps(rows, indent=1))
 

@@ -46,7 +46,7 @@ def main() -> None:
             w = Workload.create(r["op"], w.shape, r["layout"])
         r["curve"] = best_curve(w.compute.flops, r["latencies"])
         by_w[f"{r['op']} {r['workload']}"].append(r)
-    print(f"{'workload':58s} {'strategy':12s} {'@64':>7s} {'@end':>7s}  trials to 95% of best")
+    print(f"{'workload':58s} {'strategy':21s} {'@64':>7s} {'@end':>7s}  trials to 95% of best")
     for name, runs in by_w.items():
         top = max(max(r["curve"]) for r in runs)
         for strategy in dict.fromkeys(r["strategy"] for r in runs):
@@ -57,7 +57,7 @@ def main() -> None:
             reached = ", ".join(
                 str(x) if x else f">{len(r['curve'])}" for x, r in zip(reached_at, rs)
             )
-            print(f"{name:58s} {strategy:12s} {at64:7.2f} {end:7.2f}  {reached}")
+            print(f"{name:58s} {strategy:21s} {at64:7.2f} {end:7.2f}  {reached}")
     print(f"\n{'workload':58s} {'seed':>4s} {'best':>7s}  trials to 95% of the seed's best")
     for name, runs in by_w.items():
         for seed in sorted({r["seed"] for r in runs}):

@@ -113,7 +113,7 @@ def main() -> None:
             if (w.label, label, seed) in done:
                 continue
             if time.time() - t_start > args.deadline_s:
-                print(f"deadline: skipping {w.label} {strategy} {seed}", flush=True)
+                print(f"deadline: skipping {w.label} {label} {seed}", flush=True)
                 continue
             if label.endswith("-warm"):
                 path = db_dir / f"warm-{seed}.db"
@@ -145,7 +145,7 @@ def main() -> None:
                 "best_schedule": summary.best_schedule,
             }  # fmt: skip
             results.append(row)
-            print(f"{w.label:40s} {label:12s} seed {seed}: {len(lats)} trials "
+            print(f"{w.label:40s} {label:21s} seed {seed}: {len(lats)} trials "
                   f"in {wall:6.1f} s, best {tflops or 0:.3f} TFLOP/s"
                   + (f" (vendor {vendor:.3f})" if vendor else ""), flush=True)  # fmt: skip
             db.close()
@@ -153,11 +153,11 @@ def main() -> None:
                 Path(args.out).write_text(json.dumps(results, indent=1))
     pool.shutdown()
     print()
-    print(f"{'workload':40s} {'strategy':12s} {'seed':>4s} {'trials':>6s} {'time s':>7s} "
+    print(f"{'workload':40s} {'strategy':21s} {'seed':>4s} {'trials':>6s} {'time s':>7s} "
           f"{'TFLOP/s':>8s} {'vendor':>7s} {'ratio':>6s}")  # fmt: skip
     for r in results:
         ratio = r["tflops"] / r["vendor_tflops"] if r["tflops"] and r["vendor_tflops"] else None
-        print(f"{r['workload']:40s} {r['strategy']:12s} {r['seed']:4d} {r['trials']:6d} "
+        print(f"{r['workload']:40s} {r['strategy']:21s} {r['seed']:4d} {r['trials']:6d} "
               f"{r['wall_s']:7.1f} {r['tflops'] or 0:8.3f} {r['vendor_tflops'] or 0:7.3f} "
               f"{ratio or 0:6.2f}")  # fmt: skip
 

@@ -72,10 +72,12 @@ def test_rounds_without_a_gain_widen_the_random_share_and_a_gain_resets_it():
     calls.clear()
     policy.propose(16)
     shares.append(policy.explore_share())
-    # warm-up, a first model round that sets the bar, then 0.05 doubling with each round that
-    # did not beat it, up to max_eps; the gain of the ninth round resets it for the tenth
+    # the warm-up's best is the bar: 0.05 for the first model round, then doubling with each
+    # round that did not beat it, up to max_eps; the gain of the ninth round resets it
     assert shares == [0.05, 0.05, 0.1, 0.2, 0.4, 0.5, 0.5, 0.5, 0.5, 0.05]
     assert picks[1:] == [round(s * 16) for s in shares[1:9]]
+    policy.stale = 5000  # a long run with patience off: capped, no overflow
+    assert policy.explore_share() == cfg.max_eps
 
 
 def test_replay_proposes_only_stored_schedules_and_reaches_the_best_sooner():

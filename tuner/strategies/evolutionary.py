@@ -29,7 +29,7 @@ class EvolutionConfig:
     generations: int = 4
     round_size: int = 64  # measurements per round
     warmup: int = 16  # random measurements before a model of this run's own can rank
-    eps: float = 0.05  # share of each round picked at random
+    eps: float = 0.05  # random share of a round at the start and after a gain
     max_eps: float = 0.5  # the random share after rounds without a gain (doubling each)
     crossover: float = 0.15  # share of children made by crossover (the rest by mutation)
     elite: float = 0.1  # share of a generation kept as it is
@@ -98,7 +98,7 @@ class Evolutionary(SearchPolicy):
         """The random share of the next round: `eps`, doubled for each round in a row without
         a gain, at most `max_eps`."""
         cfg = self.config
-        return min(max(cfg.max_eps, cfg.eps), cfg.eps * 2**self.stale)
+        return min(max(cfg.max_eps, cfg.eps), cfg.eps * 2 ** min(self.stale, 32))
 
     def _ranked(self, schedules: list[Schedule]) -> np.ndarray:
         x = self.learner.features(self.compute, self.target, self.workload_key, schedules)
