@@ -6,6 +6,13 @@ The first table gives, per workload and strategy, the best found at 64 trials an
 end, and the trials each run needed to reach 95% of the best kernel found by any run; the
 second, per workload and seed, the trials each strategy of that seed needed to reach 95% of
 the best that seed's runs found (">N": not within its N trials).
+
+Random search's trials are independent draws from the space, so the trials it needs to reach a
+goal are geometric: pooling every random run of a workload, a trial reaches 95% of the best with
+probability p = hits / trials, and random search needs 1/p trials on average. With no hit in n
+trials, p < 3/n at 95% confidence (the rule of three), so it needs more than n/3. The last table
+gives that figure, so that "in a third of the trials random search needs" has a number even when
+no random run got there.
 """
 
 from __future__ import annotations
@@ -31,6 +38,16 @@ def reach(curve: list[float], goal: float) -> int | None:
     return next((i + 1 for i, v in enumerate(curve) if v >= goal), None)
 
 
+def random_need(runs: list[dict], goal: float, flops: float) -> str:
+    """The mean trials random search needs to reach `goal` TFLOP/s, from all its `runs`
+    pooled (a trial's chance is hits / trials), or a 95%-confidence lower bound if none did."""
+    lats = [lat for r in runs for lat in r["latencies"]]
+    hits = sum(1 for lat in lats if lat and flops / lat / 1e12 >= goal)
+    if not lats:
+        return "-"
+    return f"{len(lats) / hits:.0f} ({hits} of {len(lats)})" if hits else f">{len(lats) / 3:.0f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -44,6 +61,7 @@ def main() -> None:
         w = Workload.parse(r["op"], r["shape"])
         if r["layout"] and w.layout != r["layout"]:
             w = Workload.create(r["op"], w.shape, r["layout"])
+        r["flops"] = w.compute.flops
         r["curve"] = best_curve(w.compute.flops, r["latencies"])
         by_w[f"{r['op']} {r['workload']}"].append(r)
     print(f"{'workload':58s} {'strategy':21s} {'@64':>7s} {'@end':>7s}  trials to 95% of best")
@@ -68,6 +86,11 @@ def main() -> None:
                 x = reach(r["curve"], 0.95 * top)
                 cells.append(f"{r['strategy']} {x if x else '>' + str(len(r['curve']))}")
             print(f"{name:58s} {seed:4d} {top:7.3f}  {', '.join(cells)}")
+    print(f"\n{'workload':58s} {'goal':>7s}  random search's mean trials to the goal, pooled")
+    for name, runs in by_w.items():
+        goal = 0.95 * max(max(r["curve"]) for r in runs)
+        rs = [r for r in runs if r["strategy"] == "random"]
+        print(f"{name:58s} {goal:7.3f}  {random_need(rs, goal, runs[0]['flops'])}")
     if args.png:
         import matplotlib
 
