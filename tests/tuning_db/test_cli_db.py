@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +13,8 @@ from typer.testing import CliRunner
 from search_spaces import GENERATOR_VERSION, Schedule, Target, Workload
 from tuner.cli import app
 from tuning_db import DeviceInfo, TrialRecord, TuningDB, lookup, schema
+
+from . import old_schema
 
 CPU = Target("pocl-cpu", "cpu", "opencl", 4096, 1 << 19, 128, 2, arch="cpu")
 H100 = Target("h100", "gpu", "cuda", 1024, 48 << 10, 256, 132, arch="hopper")
@@ -168,7 +169,7 @@ def test_list_best_stats_show_and_upgrade(db_url, tmp_path):
     db.close()
 
     old = tmp_path / "old.db"
-    shutil.copy(Path(__file__).parent / "data" / "revision_0001.db", old)
+    old_schema.write(old)
     r = tune("db", "stats", "--db", str(old))
     assert r.exit_code == 1 and f"tune db upgrade --db {old}" in r.output
     r = tune("db", "upgrade", "--db", str(old))

@@ -4,7 +4,7 @@ its data; the migrations and the models agree; a new database gets the newest sc
 from __future__ import annotations
 
 import json
-import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,27 +18,27 @@ from tuning_db import SchemaError, TuningDB, database_url, schema
 from tuning_db.engine import make_engine
 from tuning_db.models import Base
 
-# Made by the tuning_db of commit 5945c03 (the walking skeleton), before migrations existed:
-# 7 trials of two workloads on two devices, two of them in jobs named by a string column.
-OLD_DB = Path(__file__).parent / "data" / "revision_0001.db"
+from . import old_schema
+
 TABLES = ("workloads", "devices", "trials")
 
 
 def old_rows() -> dict[str, list[dict]]:
-    engine = create_engine(f"sqlite:///{OLD_DB}")
-    with engine.connect() as c:
-        rows = {
-            t: [dict(r._mapping) for r in c.execute(text(f"SELECT * FROM {t}"))] for t in TABLES
-        }
-    engine.dispose()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{old_schema.write(Path(tmp) / 'old.db')}")
+        with engine.connect() as c:
+            rows = {
+                t: [dict(r._mapping) for r in c.execute(text(f"SELECT * FROM {t}"))] for t in TABLES
+            }
+        engine.dispose()
     return rows
 
 
 def make_old_database(url: str) -> None:
-    """The previous schema with the old file's rows: a copy of the file (SQLite), or revision
-    0001 made by the migrations and filled row by row (PostgreSQL)."""
+    """The previous schema with the old database's rows: the old file itself (SQLite), or
+    revision 0001 made by the migrations and filled row by row (PostgreSQL)."""
     if "://" not in url:
-        shutil.copy(OLD_DB, url)
+        old_schema.write(url)
         return
     engine = make_engine(database_url(url))
     with engine.connect() as conn:
