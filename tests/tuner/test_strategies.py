@@ -137,3 +137,48 @@ def test_an_evolutionary_policy_seeds_from_stored_history():
     second = Evolutionary(W.compute, T, 1, {s.key for s in got}, history=history, config=SMALL)
     assert second.best == min(lat for _, lat in history)
     assert not {s.key for s in second.propose(16)} & {s.key for s in got}
+
+
+class OneSketchModel:
+    """A stand-in cost model that ranks one sketch above all others (what a model that has
+    learnt that sketch first does); `add` only counts."""
+
+    def __init__(self, favourite: str):
+        self.favourite, self.added, self.ready = favourite, 0, False
+
+    def add(self, compute, target, key, schedules, latencies):
+        self.added += len(schedules)
+
+    def features(self, compute, target, key, schedules):
+        return schedules
+
+    def predict(self, schedules):
+        return np.array([1.0 + (s.sketch == self.favourite) + 1e-6 * i
+                         for i, s in enumerate(schedules)])  # fmt: skip
+
+
+@pytest.mark.parametrize("spread", [True, False])
+def test_a_round_keeps_every_sketch_alive_even_when_the_model_favours_one(spread):
+    cfg = EvolutionConfig(population=128, generations=1, round_size=32, warmup=16, patience=0)
+    if not spread:
+        cfg = EvolutionConfig(population=128, generations=1, round_size=32, warmup=16,
+                              patience=0, sketch_seeds=0, sketch_share=0.0)  # fmt: skip
+    f = synthetic_latency(W.compute)
+    policy = Evolutionary(W.compute, T, 0, set(), config=cfg, learner=OneSketchModel(""))
+    warm = policy.propose(16)
+    policy.update(warm, [f(s) for s in warm])
+    sketches = {s.sketch for s in warm}
+    assert len(sketches) >= 2  # the warm-up's random samples cover several sketches
+    policy.learner.favourite = favourite = sorted(sketches)[0]
+    policy.learner.ready = True
+    got = policy.propose(32)
+    assert len(got) == 32
+    picks = got[: 32 - round(policy.explore_share() * 32)]  # model picks first, then random
+    counts = {sk: sum(s.sketch == sk for s in picks) for sk in sketches}
+    if spread:
+        # a quarter of the 30 model picks (7) go round the sketches, the rest by rank
+        assert all(counts[sk] >= 7 // len(sketches) for sk in sketches), counts
+        assert sum(counts.values()) == len(picks) == 30
+        assert counts[favourite] >= 30 - 7
+    else:  # without the spread the model's favourite takes every model pick
+        assert counts[favourite] == len(picks) == 30, counts
