@@ -9,11 +9,13 @@ round without a gain of at least `min_gain` doubles the random share of the next
 `max_eps`), so a search stuck around one optimum explores more; a gain resets it. The search
 stops early after `patience` such rounds in a row.
 
-Sketches are kept alive: each population is seeded with the best measured schedules of every
-sketch, not only the best overall, and a `sketch_share` of each round's model picks goes to the
-best-ranked candidates of each sketch in turn. Without this a model that has learnt one sketch
-first ranks it above the others' unexplored regions for good (a C2D run on PoCL spent 802 of its
-912 trials on one sketch and stopped at 160 GFLOP/s, where another sketch held 176 to 193).
+Rounds without a gain also bring the other sketches back: the next population is seeded with
+the best measured schedules of every sketch, not only the best overall, and a `sketch_share` of
+its model picks goes to the best-ranked candidates of each sketch in turn. Without this a model
+that has learnt one sketch first ranks it above the others' unexplored regions for good (a C2D
+run on PoCL spent 802 of its 912 trials on one sketch and stopped at 160 GFLOP/s, where another
+sketch held 176 to 193). While rounds gain, picks follow the model's rank alone: spread from the
+start, the picks of 64-trial GPU searches were too few to share (5 seeds on C2D 56x56, H200).
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ class EvolutionConfig:
     crossover: float = 0.15  # share of children made by crossover (the rest by mutation)
     elite: float = 0.1  # share of a generation kept as it is
     seeds: int = 64  # best measured schedules seeded into each population
-    sketch_seeds: int = 8  # ... and the best measured of each sketch
-    sketch_share: float = 0.25  # share of a round's model picks spread over the sketches
+    # after a round without a gain: the best measured of each sketch seeded too, and the share
+    # of the model picks spread over the sketches
+    sketch_seeds: int = 8
+    sketch_share: float = 0.25
     patience: int = 5  # rounds without a gain before the search stops (0: never)
     min_gain: float = 0.005
 
@@ -129,7 +133,7 @@ class Evolutionary(SearchPolicy):
         ok = sorted((lat, s.key, s) for s, lat in self.measured.values() if lat is not None)
         pop = {s.key: s for _, _, s in ok[: cfg.seeds]}
         per_sketch: dict[str, int] = {}
-        for _, key, s in ok:
+        for _, key, s in ok if self.stale else ():
             if per_sketch.get(s.sketch, 0) < cfg.sketch_seeds:
                 per_sketch[s.sketch] = per_sketch.get(s.sketch, 0) + 1
                 pop[key] = s
@@ -160,7 +164,7 @@ class Evolutionary(SearchPolicy):
         explore = int(round(self.explore_share() * cfg.round_size))
         picks = cfg.round_size - explore
         out: dict[str, Schedule] = {}
-        for s in self._spread(ranked, int(cfg.sketch_share * picks)):
+        for s in self._spread(ranked, int(cfg.sketch_share * picks) if self.stale else 0):
             out[s.key] = s
         for s in ranked:
             if len(out) >= picks:
