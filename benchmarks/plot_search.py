@@ -115,7 +115,7 @@ def main() -> None:
         fig, axes = plt.subplots(1, len(by_w), figsize=(6 * len(by_w), 4.2), squeeze=False)
         colors = {"evolutionary": "tab:blue", "random": "tab:orange", "optuna": "tab:green",
                   "evolutionary-fixedeps": "tab:purple",
-                  "evolutionary-nospread": "tab:gray"}  # fmt: skip
+                  "evolutionary-spread": "tab:gray"}  # fmt: skip
         for ax, (name, runs) in zip(axes[0], by_w.items()):
             for r in runs:
                 ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=colors.get(r["strategy"]),

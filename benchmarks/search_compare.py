@@ -42,10 +42,11 @@ from tuning_db import TuningDB  # noqa: E402
 VARIANTS = {
     # the evolutionary search as before its random share widened in rounds without a gain
     "evolutionary-fixedeps": ("evolutionary", {"evolution": EvolutionConfig(max_eps=0.05)}),
-    # ... and before it kept every sketch alive (seeds and picks spread over the sketches)
-    "evolutionary-nospread": (
+    # with the sketch spread after rounds without a gain (each sketch's best seeded, a quarter
+    # of the model picks spread over the sketches); off by default
+    "evolutionary-spread": (
         "evolutionary",
-        {"evolution": EvolutionConfig(sketch_seeds=0, sketch_share=0.0)},
+        {"evolution": EvolutionConfig(sketch_seeds=8, sketch_share=0.25)},
     ),
 }
 

@@ -161,8 +161,8 @@ class OneSketchModel:
 @pytest.mark.parametrize("stale,spread", [(1, True), (0, True), (1, False)])
 def test_a_round_after_no_gain_brings_back_the_sketches_the_model_does_not_favour(stale, spread):
     cfg = EvolutionConfig(population=128, generations=1, round_size=32, warmup=16, patience=0)
-    if not spread:
-        cfg = replace(cfg, sketch_seeds=0, sketch_share=0.0)
+    if spread:  # off by default
+        cfg = replace(cfg, sketch_seeds=8, sketch_share=0.25)
     f = synthetic_latency(W.compute)
     policy = Evolutionary(W.compute, T, 0, set(), config=cfg, learner=OneSketchModel(""))
     warm = policy.propose(16)

@@ -9,13 +9,13 @@ round without a gain of at least `min_gain` doubles the random share of the next
 `max_eps`), so a search stuck around one optimum explores more; a gain resets it. The search
 stops early after `patience` such rounds in a row.
 
-Rounds without a gain also bring the other sketches back: the next population is seeded with
-the best measured schedules of every sketch, not only the best overall, and a `sketch_share` of
-its model picks goes to the best-ranked candidates of each sketch in turn. Without this a model
-that has learnt one sketch first ranks it above the others' unexplored regions for good (a C2D
-run on PoCL spent 802 of its 912 trials on one sketch and stopped at 160 GFLOP/s, where another
-sketch held 176 to 193). While rounds gain, picks follow the model's rank alone: spread from the
-start, the picks of 64-trial GPU searches were too few to share (5 seeds on C2D 56x56, H200).
+With `sketch_share` set, rounds without a gain also bring back the sketches the model has come
+to neglect: the next population is seeded with the best measured schedules of every sketch
+(`sketch_seeds`), and that share of its model picks goes to the best-ranked candidates of each
+sketch in turn. It is off by default: on PoCL (C2D 56x56, 1,000 trials, 5 seeds) it lifted the
+run that had spent 802 of 912 trials on one sketch from 160 to 183 GFLOP/s but ended three
+others 6% to 12% lower, and at 64 trials on an H200 it was level or slightly behind
+(BENCHMARKS.md, issue 6, "The sketch spread").
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ class EvolutionConfig:
     elite: float = 0.1  # share of a generation kept as it is
     seeds: int = 64  # best measured schedules seeded into each population
     # after a round without a gain: the best measured of each sketch seeded too, and the share
-    # of the model picks spread over the sketches
-    sketch_seeds: int = 8
-    sketch_share: float = 0.25
+    # of the model picks spread over the sketches (off by default; the module docstring)
+    sketch_seeds: int = 0
+    sketch_share: float = 0.0
     patience: int = 5  # rounds without a gain before the search stops (0: never)
     min_gain: float = 0.005
 
