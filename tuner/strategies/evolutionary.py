@@ -177,6 +177,8 @@ class Evolutionary(SearchPolicy):
     @staticmethod
     def _spread(ranked: list[Schedule], n: int) -> list[Schedule]:
         """Up to `n` of `ranked`, taking each sketch's next best in turn."""
+        if n <= 0:
+            return []
         by_sketch: dict[str, list[Schedule]] = {}
         for s in ranked:
             by_sketch.setdefault(s.sketch, []).append(s)
