@@ -133,7 +133,7 @@ class Evolutionary(SearchPolicy):
         ok = sorted((lat, s.key, s) for s, lat in self.measured.values() if lat is not None)
         pop = {s.key: s for _, _, s in ok[: cfg.seeds]}
         per_sketch: dict[str, int] = {}
-        for _, key, s in ok if self.stale else ():
+        for _, key, s in ok if self.stale and cfg.sketch_seeds else ():
             if per_sketch.get(s.sketch, 0) < cfg.sketch_seeds:
                 per_sketch[s.sketch] = per_sketch.get(s.sketch, 0) + 1
                 pop[key] = s
