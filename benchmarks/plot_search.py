@@ -4,8 +4,10 @@
 
 The first table gives, per workload and strategy, the best found at 64 trials and at the
 end, and the trials each run needed to reach 95% of the best kernel found by any run; the
-second, per workload and seed, the trials each strategy of that seed needed to reach 95% of
-the best that seed's runs found (">N": not within its N trials).
+second, per run, its trials (and how many of them a resumed run had already), wall time and
+best GFLOP/s at 64, 128, 256 and 512 trials and at the end; the third, per workload and seed,
+the trials each strategy of that seed needed to reach 95% of the best that seed's runs found
+(">N": not within its N trials).
 
 Random search's trials are independent draws from the space, so the trials it needs to reach a
 goal are geometric: pooling every random run of a workload, a trial reaches 95% of the best with
@@ -78,6 +80,16 @@ def main() -> None:
                 str(x) if x else f">{len(r['curve'])}" for x, r in zip(reached_at, rs)
             )
             print(f"{name:58s} {strategy:21s} {at64:7.2f} {end:7.2f}  {reached}")
+    budgets = (64, 128, 256, 512)
+    print(f"\n{'workload':58s} {'strategy':21s} {'seed':>4s} {'trials':>6s} {'resumed':>7s} "
+          f"{'wall s':>7s}  best GFLOP/s at {' / '.join(map(str, budgets))} / end")  # fmt: skip
+    for name, runs in by_w.items():
+        for r in sorted(runs, key=lambda r: r["seed"]):
+            c = r["curve"]
+            bests = [f"{c[n - 1] * 1e3:.1f}" if len(c) >= n else "-" for n in budgets]
+            print(f"{name:58s} {r['strategy']:21s} {r['seed']:4d} {len(c):6d} "
+                  f"{r.get('resumed_from', 0):7d} {r['wall_s']:7.0f}  "
+                  f"{' / '.join(bests + [f'{c[-1] * 1e3:.1f}'])}")  # fmt: skip
     print(f"\n{'workload':58s} {'seed':>4s} {'best':>7s}  trials to 95% of the seed's best")
     for name, runs in by_w.items():
         for seed in sorted({r["seed"] for r in runs}):

@@ -44,10 +44,7 @@ VARIANTS = {
     "evolutionary-fixedeps": ("evolutionary", {"evolution": EvolutionConfig(max_eps=0.05)}),
     # with the sketch spread after rounds without a gain (each sketch's best seeded, a quarter
     # of the model picks spread over the sketches); off by default
-    "evolutionary-spread": (
-        "evolutionary",
-        {"evolution": EvolutionConfig(sketch_seeds=8, sketch_share=0.25)},
-    ),
+    "evolutionary-spread": ("evolutionary", {"evolution": EvolutionConfig().with_spread()}),
 }
 
 

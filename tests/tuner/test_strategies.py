@@ -4,7 +4,6 @@ search; early stopping; the task scheduler's choices."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +161,7 @@ class OneSketchModel:
 def test_a_round_after_no_gain_brings_back_the_sketches_the_model_does_not_favour(stale, spread):
     cfg = EvolutionConfig(population=128, generations=1, round_size=32, warmup=16, patience=0)
     if spread:  # off by default
-        cfg = replace(cfg, sketch_seeds=8, sketch_share=0.25)
+        cfg = cfg.with_spread()
     f = synthetic_latency(W.compute)
     policy = Evolutionary(W.compute, T, 0, set(), config=cfg, learner=OneSketchModel(""))
     warm = policy.propose(16)

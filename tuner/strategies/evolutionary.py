@@ -49,6 +49,10 @@ class EvolutionConfig:
     patience: int = 5  # rounds without a gain before the search stops (0: never)
     min_gain: float = 0.005
 
+    def with_spread(self) -> EvolutionConfig:
+        """The sketch spread as it was measured (the module docstring)."""
+        return replace(self, sketch_seeds=8, sketch_share=0.25)
+
     def for_budget(self, trials: int) -> EvolutionConfig:
         """Rounds of at most a quarter of a small budget, never fewer than `warmup`: at 64
         trials the model retrains and ranks three times instead of once."""
