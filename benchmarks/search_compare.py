@@ -45,6 +45,8 @@ VARIANTS = {
     # with the sketch spread after rounds without a gain (each sketch's best seeded, a quarter
     # of the model picks spread over the sketches); off by default
     "evolutionary-spread": ("evolutionary", {"evolution": EvolutionConfig().with_spread()}),
+    # without early stopping: every run measures its whole budget (`tune run --patience 0`)
+    "evolutionary-nostop": ("evolutionary", {"evolution": EvolutionConfig(patience=0)}),
 }
 
 

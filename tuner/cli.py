@@ -88,6 +88,14 @@ def run(
     strategy: Annotated[
         str, typer.Option(help="search strategy: evolutionary (model-guided), random, optuna")
     ] = "evolutionary",
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="evolutionary search: model rounds in a row without a gain before it stops "
+            "short of --trials (0: never stop early; default: the search's own, 5)",
+        ),
+    ] = None,
     build_limit: Annotated[
         float | None,
         typer.Option(
@@ -100,7 +108,7 @@ def run(
 ) -> None:
     """Tune an operator on a device and store every trial."""
     from measure import DevicePool
-    from tuner.strategies import STRATEGIES
+    from tuner.strategies import STRATEGIES, EvolutionConfig
     from tuner.tune import TuneOptions, device_info, tune_many
     from tuning_db import SchemaError, TuningDB
 
@@ -111,6 +119,7 @@ def run(
     workloads = parse_workloads(op, shape)
     if not workloads:
         raise fail(f"no benchmark shapes for {op}: give --shape", 2)
+    stop = {} if patience is None else {"patience": patience}
     if cluster:
         pool = DevicePool(cluster)
         try:
@@ -137,6 +146,7 @@ def run(
             f"Tuning {len(workloads)} {op} workload(s) on [bold]{name}[/] ({info.description})"
         )
         opts = TuneOptions(trials=trials, batch=batch, seed=seed, strategy=strategy,
+                           evolution=EvolutionConfig(**stop),
                            build_limit=build_limit)  # fmt: skip
         with Progress(
             TextColumn("{task.description}"),

@@ -61,13 +61,15 @@ def conv2d_nchw(data: np.ndarray, weight: np.ndarray, stride: int, padding: int)
 
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
-    """One 16-trial matmul run and one 6-trial conv2d run into the same database."""
+    """One 16-trial matmul run and one 6-trial conv2d run (early stopping off) into the same
+    database."""
     d = tmp_path_factory.mktemp("e2e")
     mm = tune("run", "--op", "matmul", "--shape", "M=24,N=20,K=12", "--device", "auto",
               "--trials", "16", "--db", "t.db", cwd=d)  # fmt: skip
     cv = tune("run", "--op", "conv2d", "--shape",
               "N=1,H=9,W=7,CI=3,CO=5,kernel=3,stride=2,padding=1,layout=NCHW",
-              "--trials", "6", "--batch", "3", "--db", "t.db", cwd=d)  # fmt: skip
+              "--trials", "6", "--batch", "3", "--patience", "0", "--db", "t.db",
+              cwd=d)  # fmt: skip
     return d, mm, cv
 
 
@@ -137,6 +139,7 @@ def test_unknown_device_exits_2_listing_devices_and_writes_nothing(tmp_path, loc
         (["--op", "gemm", "--shape", "M=8,N=8,K=8"], "unknown operator"),
         (["--op", "matmul", "--shape", "M=8,N=8,K=8", "--trials", "0"], "trials"),
         (["--op", "matmul", "--shape", "M=8,N=8,K=8", "--build-limit", "0"], "build-limit"),
+        (["--op", "matmul", "--shape", "M=8,N=8,K=8", "--patience", "-1"], "patience"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
