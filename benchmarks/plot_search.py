@@ -17,6 +17,14 @@ gives that figure, so that "in a third of the trials random search needs" has a 
 no random run got there, per seed (95% of the seed's best) and for the best of all runs, beside
 each other strategy's trials to the same goal. Random runs of seeds that no other strategy ran
 only add draws to the pool.
+
+A run with early stopping off (`evolutionary-nostop`) is the default search until the round
+where the default's patience would have stopped it: the stop changes nothing before it. The
+last table gives, for such runs, that round's trial and the best found by then, so one run
+shows both what the default search found and what the rounds after its stop added. The rounds
+are replayed from the latencies the search saw (`seen_latencies`; the end's confirmation
+re-measures the fastest trials, often slower); the best by then is from the stored latencies,
+so a trial confirmed at the end counts at its confirmed figure.
 """
 
 from __future__ import annotations
@@ -40,6 +48,27 @@ def best_curve(flops: float, lats) -> list[float]:
 def reach(curve: list[float], goal: float) -> int | None:
     """Trials until `curve` first reaches `goal` (None: never)."""
     return next((i + 1 for i, v in enumerate(curve) if v >= goal), None)
+
+
+def default_stop(lats, start: int = 0, cfg=None, budget: int = 1000) -> int | None:
+    """The trial after which the evolutionary search with `cfg` (EvolutionConfig's defaults)
+    would have stopped a run of `budget` trials measured with patience off (None: it would not
+    have stopped). A fresh run measures `warmup` random kernels (at least the model's minimum
+    of samples), then model rounds of `round_size` (sized for the budget); a run resumed from
+    `start` trials starts its rounds there, its model ready. A model round is stale when the
+    best latency did not drop by `min_gain`; `patience` stale rounds in a row stop the search."""
+    from tuner.strategies import EvolutionConfig
+
+    cfg = (cfg or EvolutionConfig()).for_budget(budget)
+    bounds = list(range(start or cfg.warmup, len(lats) + 1, cfg.round_size))
+    best = [min((x for x in lats[:n] if x), default=None) for n in bounds]
+    stale = 0
+    for at, before, now in zip(bounds[1:], best, best[1:]):
+        gained = now is not None and (before is None or now < before * (1 - cfg.min_gain))
+        stale = 0 if gained else stale + 1
+        if stale >= cfg.patience:
+            return at
+    return None
 
 
 def random_need(runs: list[dict], goal: float, flops: float) -> str:
@@ -118,6 +147,19 @@ def main() -> None:
                 for n in [len(r["curve"])]
             )
             print(f"{name:58s} {label:>8s} {goal:7.3f}  {need:24s} {cells}")
+    nostop = [(name, r) for name, runs in by_w.items() for r in runs
+              if r["strategy"].endswith("-nostop")]  # fmt: skip
+    if nostop:
+        print(f"\n{'workload':58s} {'strategy':21s} {'seed':>4s}  the default patience would "
+              "have stopped it after: trial, best GFLOP/s then; best at the end")  # fmt: skip
+    for name, r in nostop:
+        if "seen_latencies" not in r:
+            print(f"{name:58s} {r['strategy']:21s} {r['seed']:4d}  - (no seen_latencies)")
+            continue
+        at = default_stop(r["seen_latencies"], r.get("resumed_from", 0))
+        then = f"{at:5d} {r['curve'][at - 1] * 1e3:7.1f}" if at else f"{'never':>5s} {'':7s}"
+        print(f"{name:58s} {r['strategy']:21s} {r['seed']:4d}  {then}; "
+              f"{r['curve'][-1] * 1e3:.1f}")  # fmt: skip
     if args.png:
         import matplotlib
 
@@ -127,7 +169,8 @@ def main() -> None:
         fig, axes = plt.subplots(1, len(by_w), figsize=(6 * len(by_w), 4.2), squeeze=False)
         colors = {"evolutionary": "tab:blue", "random": "tab:orange", "optuna": "tab:green",
                   "evolutionary-fixedeps": "tab:purple",
-                  "evolutionary-spread": "tab:gray"}  # fmt: skip
+                  "evolutionary-spread": "tab:gray",
+                  "evolutionary-nostop": "tab:red"}  # fmt: skip
         for ax, (name, runs) in zip(axes[0], by_w.items()):
             for r in runs:
                 ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=colors.get(r["strategy"]),

@@ -9,7 +9,8 @@ Each (workload, strategy, seed) tunes from an empty database (so nothing is shar
 runs) through the same Ray device worker, with the default measurement protocol. The best is
 confirmed by re-measurement as in `tune run`. With --vendor, torch's cuBLAS/cuDNN (TF32 off)
 is timed on the same workload in the same run. Prints a table last; --out keeps every
-trial's latency in measurement order for plots. `--strategies` also takes the VARIANTS
+trial's latency in measurement order for plots, and as the search saw it (`seen_latencies`:
+before the end's confirmation re-measured the fastest). `--strategies` also takes the VARIANTS
 below (evolutionary-fixedeps: the search before its random share widened in rounds without a
 gain). With --resume, the runs already in --out are kept and not run again (a long study goes
 on where an interrupted one stopped), and a run cut off midway goes on from the trials its
@@ -50,9 +51,15 @@ VARIANTS = {
 }
 
 
-def curve(db: TuningDB, w: Workload, device: str) -> list[float | None]:
+def curve(db: TuningDB, w: Workload, device: str, seen: bool = False) -> list[float | None]:
+    """Each trial's latency (None: failed) in measurement order; with `seen`, as the search
+    saw it, before the end's confirmation re-measured the fastest."""
     rows = sorted(db.trials(w, device), key=lambda r: r.id)
-    return [r.latency_s if r.status == "ok" else None for r in rows]
+    firsts = [json.loads(r.details).get("first", {}) if seen and r.confirmed else {} for r in rows]
+    return [
+        f.get("latency_s", r.latency_s) if f.get("status", r.status) == "ok" else None
+        for r, f in zip(rows, firsts)
+    ]
 
 
 def vendor_tflops(w: Workload) -> float | None:
@@ -147,6 +154,7 @@ def main() -> None:
                 "strategy": label, "seed": seed, "trials": len(lats), "resumed_from": resumed,
                 "statuses": dict(statuses), "wall_s": wall, "best_s": best,
                 "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
+                "seen_latencies": curve(db, w, dev.name, seen=True),
                 "best_schedule": summary.best_schedule,
             }  # fmt: skip
             results.append(row)

@@ -4,6 +4,7 @@ search; early stopping; the task scheduler's choices."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,19 @@ def test_a_round_after_no_gain_brings_back_the_sketches_the_model_does_not_favou
         assert counts[favourite] >= len(picks) - quarter
     else:  # while rounds gain, or without the spread, the model's favourite takes them all
         assert counts[favourite] == len(picks), counts
+
+
+def test_a_run_with_patience_off_shows_where_the_default_would_have_stopped():
+    """plot_search replays the stopping rule on a run measured with patience off (the
+    study's evolutionary-nostop): the same search with patience on stops at that trial,
+    having measured the same kernels."""
+    from benchmarks.plot_search import default_stop
+
+    f = synthetic_latency(W.compute)
+    cfg = EvolutionConfig(population=64, generations=1, round_size=24, warmup=16)
+    runs = {p: replay("evolutionary", W, T, {}, 320, seed=1, measure=f,
+                      evolution=replace(cfg, patience=p)).latencies
+            for p in (0, 2)}  # fmt: skip
+    at = default_stop(runs[0], cfg=replace(cfg, patience=2), budget=320)
+    assert at is not None and at < 320 == len(runs[0])
+    assert runs[2] == runs[0][:at]
