@@ -118,7 +118,10 @@ def main() -> None:
             bests = [f"{c[n - 1] * 1e3:.1f}" if len(c) >= n else "-" for n in budgets]
             print(f"{name:58s} {r['strategy']:21s} {r['seed']:4d} {len(c):6d} "
                   f"{r.get('resumed_from', 0):7d} {r['wall_s']:7.0f}  "
-                  f"{' / '.join(bests + [f'{c[-1] * 1e3:.1f}'])}")  # fmt: skip
+                  f"{' / '.join(bests + [f'{c[-1] * 1e3:.1f}'])}"
+                  f"{'' if r.get('confirmed', True) else ' (best unconfirmed)'}"
+                  + (f" (confirmed again; {r['before'] * 1e3:.1f} before)"
+                     if r.get("before") else ""))  # fmt: skip
     print(f"\n{'workload':58s} {'seed':>4s} {'best':>7s}  trials to 95% of the seed's best")
     for name, runs in by_w.items():
         for seed in sorted({r["seed"] for r in runs}):

@@ -155,7 +155,7 @@ def main() -> None:
                 "statuses": dict(statuses), "wall_s": wall, "best_s": best,
                 "tflops": tflops, "vendor_tflops": vendor, "latencies": lats,
                 "seen_latencies": curve(db, w, dev.name, seen=True),
-                "best_schedule": summary.best_schedule,
+                "best_schedule": summary.best_schedule, "confirmed": summary.confirmed,
             }  # fmt: skip
             results.append(row)
             print(f"{w.label:40s} {label:21s} seed {seed}: {len(lats)} trials "

@@ -190,6 +190,12 @@ def print_summary(summaries, device: str, db: str) -> None:
             f"{s.speedup:.1f}x",
         )
     out.print(table)
+    for s in summaries:
+        if s.best_s is not None and not s.confirmed:
+            out.print(f"[yellow]{s.workload.label}: the best is not confirmed.[/] Its figure is "
+                      "from the search: re-measured, the fastest kernels ran slower every round "
+                      "(is the device busy?). A later `tune run` on this database goes on "
+                      "confirming.", highlight=False)  # fmt: skip
     if summaries:
         search_s = sum(s.search_s for s in summaries)
         out.print(f"The search itself (proposing, learning) took {search_s:.1f} s; measuring took "

@@ -62,9 +62,12 @@ class TuneSummary:
     measured: int
     statuses: dict[str, int]
     first_ok_s: float | None  # latency of the first correct candidate of this run
-    best_s: float | None  # the confirmed best of the workload on the device after this run
+    best_s: float | None  # the best of the workload on the device after this run
     best_schedule: dict | None
     search_s: float = 0.0  # host time in the search policy (proposing, learning), not measuring
+    # the best was re-measured (see confirm); False: the rounds ran out with a faster trial
+    # still unconfirmed, as when every re-measurement runs slower on a busy machine
+    confirmed: bool = False
 
     @property
     def gflops(self) -> float | None:
@@ -239,9 +242,10 @@ def tune_many(
         learner.close()
     out = []
     for task in tasks:
-        best, best_schedule = confirm(task.workload, device, db, pool, options)
+        best, best_schedule, confirmed = confirm(task.workload, device, db, pool, options)
         out.append(TuneSummary(task.workload, device.name, task.measured, dict(task.statuses),
-                               task.first_ok, best, best_schedule, task.search_s))  # fmt: skip
+                               task.first_ok, best, best_schedule, task.search_s,
+                               confirmed))  # fmt: skip
     return out
 
 
@@ -286,10 +290,13 @@ def run_round(task: Task, device: DeviceInfo, db: TuningDB, pool, options, n: in
     return done
 
 
-def confirm(workload, device, db, pool, options) -> tuple[float | None, dict | None]:
+def confirm(workload, device, db, pool, options) -> tuple[float | None, dict | None, bool]:
     """Promote only a re-measured best: re-measure the fastest unconfirmed OK trials with a
-    stricter protocol until the fastest OK trial is a confirmed one. A candidate that fails
-    now (a race, say) gets that status and can never be a best."""
+    stricter protocol until the fastest OK trial is a confirmed one, for at most
+    `confirm_rounds` rounds. A candidate that fails now (a race, say) gets that status and can
+    never be a best. Returns the best's latency and schedule, and whether it is confirmed (not
+    when the rounds ran out first: on a machine busier than during the search, every
+    re-measurement comes out slower and the next unconfirmed trial takes the lead)."""
     strict = replace(
         options.measure_for(device.target),
         min_repeats=10,
@@ -310,5 +317,5 @@ def confirm(workload, device, db, pool, options) -> tuple[float | None, dict | N
                                    r.error, details(r))  # fmt: skip
     top = db.fastest(workload, device.name, 1)
     if not top:
-        return None, None
-    return top[0][1], top[0][3].to_json()
+        return None, None, False
+    return top[0][1], top[0][3].to_json(), top[0][2]

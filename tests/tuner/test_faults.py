@@ -93,3 +93,51 @@ def test_status_values_are_the_documented_ones():
         "ok", "compile_error", "compile_timeout", "out_of_resources", "runtime_error",
         "timeout", "wrong_result",
     }  # fmt: skip
+
+
+class BusyAtConfirmationPool:
+    """A real pool whose re-measurements (the confirmation's strict protocol) come out 100
+    times slower, as on a device that turned busy after the search."""
+
+    def __init__(self, pool: DevicePool):
+        self.pool = pool
+
+    def measure(self, name, inputs):
+        results = self.pool.measure(name, inputs)
+        strict = [inp.options.min_repeats == 10 for inp in inputs]
+        return [replace(r, latency_s=r.latency_s * 100) if busy and r.latency_s else r
+                for r, busy in zip(results, strict)]  # fmt: skip
+
+    def __getattr__(self, attr):
+        return getattr(self.pool, attr)
+
+
+def test_a_best_whose_re_measurements_all_run_slower_is_reported_unconfirmed(
+    tmp_path, local_device
+):
+    import ray
+
+    pool = DevicePool()
+    was_running = ray.is_initialized()
+    pool.start()
+    try:
+        w = Workload.parse("matmul", "M=16,N=16,K=16")
+        info = device_info(pool, local_device.name)
+        opts = TuneOptions(trials=6, batch=6, seed=1, confirm_top=2, confirm_rounds=2)
+        # quiet: 3 rounds of 2 re-measure all 6, so the best is a confirmed one
+        quiet = tune(w, info, TuningDB(str(tmp_path / "quiet.db")), pool,
+                     replace(opts, confirm_rounds=3))  # fmt: skip
+        db = TuningDB(str(tmp_path / "busy.db"))
+        busy = tune(w, info, db, BusyAtConfirmationPool(pool), opts)
+        assert quiet.best_s is not None and quiet.confirmed
+        # busy: 2 rounds of 2 leave the 4 re-measured the slowest; the best is a first
+        # measurement
+        rows = db.trials(w, local_device.name)
+        assert sum(r.confirmed for r in rows) == 4 and not busy.confirmed
+        best = db.best(w, local_device.name)
+        assert busy.best_s == best.latency_s
+        assert not next(r for r in rows if r.id == best.trial_id).confirmed
+        db.close()
+    finally:
+        if not was_running:
+            pool.shutdown()
