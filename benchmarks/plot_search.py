@@ -11,12 +11,13 @@ the trials each strategy of that seed needed to reach 95% of the best that seed'
 
 Random search's trials are independent draws from the space, so the trials it needs to reach a
 goal are geometric: pooling every random run of a workload, a trial reaches 95% of the best with
-probability p = hits / trials, and random search needs 1/p trials on average. With no hit in n
-trials, p < 3/n at 95% confidence (the rule of three), so it needs more than n/3. The last table
-gives that figure, so that "in a third of the trials random search needs" has a number even when
-no random run got there, per seed (95% of the seed's best) and for the best of all runs, beside
-each other strategy's trials to the same goal. Random runs of seeds that no other strategy ran
-only add draws to the pool.
+probability p = hits / trials, and random search needs 1/p trials on average. At 95% confidence
+p is below the Poisson limit u(hits) / n (u = 3.00 for no hit, the rule of three; 4.74 for one,
+6.30 for two), so it needs more than n / u(hits). The last table gives both figures (only
+the bound where no trial got there), so that "in a third of the trials random search needs"
+has a number even when no random run got there, per seed (95% of the seed's best) and for the
+best of all runs, beside each other strategy's trials to the same goal. Random runs of seeds
+that no other strategy ran only add draws to the pool.
 
 A run with early stopping off (`evolutionary-nostop`) is the default search until the round
 where the default's patience would have stopped it: the stop changes nothing before it. The
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -71,14 +73,33 @@ def default_stop(lats, start: int = 0, cfg=None, budget: int = 1000) -> int | No
     return None
 
 
+def poisson_upper(hits: int, level: float = 0.95) -> float:
+    """The one-sided upper confidence limit of a Poisson mean after `hits` events: the mean
+    under which `hits` or fewer would happen with probability 1 - level (3.00 for 0 hits)."""
+
+    def cdf(lam: float) -> float:
+        term = total = math.exp(-lam)
+        for k in range(1, hits + 1):
+            term *= lam / k
+            total += term
+        return total
+
+    lo, hi = float(hits), hits + 10.0 * math.sqrt(hits + 1) + 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) > 1 - level else (lo, mid)
+    return (lo + hi) / 2
+
+
 def random_need(runs: list[dict], goal: float, flops: float) -> str:
     """The mean trials random search needs to reach `goal` TFLOP/s, from all its `runs`
-    pooled (a trial's chance is hits / trials), or a 95%-confidence lower bound if none did."""
+    pooled (a trial's chance is hits / trials), and its 95%-confidence lower bound."""
     lats = [lat for r in runs for lat in r["latencies"]]
     hits = sum(1 for lat in lats if lat and flops / lat / 1e12 >= goal)
     if not lats:
         return "-"
-    return f"{len(lats) / hits:.0f} ({hits} of {len(lats)})" if hits else f">{len(lats) / 3:.0f}"
+    bound = f">{len(lats) / poisson_upper(hits):.0f}"
+    return f"{len(lats) / hits:.0f} {bound} ({hits} of {len(lats)})" if hits else bound
 
 
 def main() -> None:

@@ -200,3 +200,14 @@ def test_a_run_with_patience_off_shows_where_the_default_would_have_stopped():
     at = default_stop(runs[0], cfg=replace(cfg, patience=2), budget=320)
     assert at is not None and at < 320 == len(runs[0])
     assert runs[2] == runs[0][:at]
+
+
+def test_random_search_need_bound_uses_the_poisson_limits():
+    """The study's bound on random search's trials: the textbook one-sided 95% limits."""
+    from benchmarks.plot_search import poisson_upper, random_need
+
+    assert [round(poisson_upper(k), 2) for k in range(3)] == [3.0, 4.74, 6.3]
+    flops = 2e12  # so that a latency of 1 s is 2 TFLOP/s
+    runs = [{"latencies": [1.0] + [4.0] * 5999}, {"latencies": [None] * 2000}]
+    assert random_need(runs, 1.9, flops) == f"8000 >{8000 / poisson_upper(1):.0f} (1 of 8000)"
+    assert random_need(runs, 2.1, flops) == f">{8000 / poisson_upper(0):.0f}"
