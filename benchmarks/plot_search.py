@@ -7,7 +7,8 @@ end, and the trials each run needed to reach 95% of the best kernel found by any
 second, per run, its trials (and how many of them a resumed run had already), wall time and
 best GFLOP/s at 64, 128, 256 and 512 trials and at the end; the third, per workload and seed,
 the trials each strategy of that seed needed to reach 95% of the best that seed's runs found
-(">N": not within its N trials).
+(">N": not within its N trials). With --seen, every figure is the trial's first measurement,
+as the search saw it (`seen_latencies`; reconfirm.py's rows have it for every run).
 
 Random search's trials are independent draws from the space, so the trials it needs to reach a
 goal are geometric: pooling every random run of a workload, a trial reaches 95% of the best with
@@ -106,6 +107,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     ap.add_argument("--png", default=None)
+    ap.add_argument(
+        "--seen",
+        action="store_true",
+        help="use each trial's figure as the search saw it (`seen_latencies`), before the "
+        "end's confirmation re-measured the fastest",
+    )
     args = ap.parse_args()
     rows = json.load(open(args.results))
     from search_spaces import Workload
@@ -116,6 +123,10 @@ def main() -> None:
         if r["layout"] and w.layout != r["layout"]:
             w = Workload.create(r["op"], w.shape, r["layout"])
         r["flops"] = w.compute.flops
+        if args.seen:
+            if "seen_latencies" not in r:
+                ap.error(f"--seen: {r['strategy']} seed {r['seed']} has no seen_latencies")
+            r["latencies"] = r["seen_latencies"]
         r["curve"] = best_curve(w.compute.flops, r["latencies"])
         by_w[f"{r['op']} {r['workload']}"].append(r)
     print(f"{'workload':58s} {'strategy':21s} {'@64':>7s} {'@end':>7s}  trials to 95% of best")
@@ -140,9 +151,9 @@ def main() -> None:
             print(f"{name:58s} {r['strategy']:21s} {r['seed']:4d} {len(c):6d} "
                   f"{r.get('resumed_from', 0):7d} {r['wall_s']:7.0f}  "
                   f"{' / '.join(bests + [f'{c[-1] * 1e3:.1f}'])}"
-                  f"{'' if r.get('confirmed', True) else ' (best unconfirmed)'}"
+                  f"{'' if r.get('confirmed', True) or args.seen else ' (best unconfirmed)'}"
                   + (f" (confirmed again; {r['before'] * 1e3:.1f} before)"
-                     if r.get("before") else ""))  # fmt: skip
+                     if r.get("before") and not args.seen else ""))  # fmt: skip
     print(f"\n{'workload':58s} {'seed':>4s} {'best':>7s}  trials to 95% of the seed's best")
     for name, runs in by_w.items():
         for seed in sorted({r["seed"] for r in runs}):
@@ -196,14 +207,23 @@ def main() -> None:
                   "evolutionary-spread": "tab:gray",
                   "evolutionary-nostop": "tab:red"}  # fmt: skip
         for ax, (name, runs) in zip(axes[0], by_w.items()):
-            for r in runs:
-                ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=colors.get(r["strategy"]),
-                        alpha=0.8, label=f"{r['strategy']} seed {r['seed']}")  # fmt: skip
+            for strategy in dict.fromkeys(r["strategy"] for r in runs):
+                rs = [r for r in runs if r["strategy"] == strategy]
+                color = colors.get(strategy)
+                for r in rs:
+                    ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=color, alpha=0.35,
+                            linewidth=0.8)  # fmt: skip
+                # the mean over seeds; a run that stopped early keeps its best to the end
+                n = max(len(r["curve"]) for r in rs)
+                mean = np.mean([r["curve"] + r["curve"][-1:] * (n - len(r["curve"])) for r in rs],
+                               axis=0)  # fmt: skip
+                ax.plot(range(1, n + 1), mean, color=color, linewidth=2.2,
+                        label=f"{strategy} (mean of {len(rs)} seeds; thin: each seed)")  # fmt: skip
             ax.set_title(name, fontsize=9)
             ax.set_xlabel("trials")
             ax.set_ylabel("best TFLOP/s")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="lower right")
         fig.tight_layout()
         fig.savefig(args.png, dpi=110)
         print(f"wrote {args.png}")
