@@ -1,4 +1,4 @@
-"""Confirm the bests of search_compare.py runs again, on a quiet machine.
+"""Confirm the bests of search_compare.py runs again, with nothing else running.
 
     python3 benchmarks/reconfirm.py RESULTS.json --db-dir DIR --out RECONFIRMED.json
 
@@ -10,7 +10,9 @@ each run back to its first measurement, in a copy of the run's database from --d
 study's own databases are not touched), and runs `tune`'s confirmation again (same code, same
 protocol), run after run, seed by seed. Each row of --out is the run's row with its latencies,
 best and best schedule from the new confirmation, and `before` keeping the old best (TFLOP/s)
-and `confirm_s`. Prints one line per run.
+and `confirm_s`. Prints one line per run. On a small shared VM two passes of this can
+disagree by 5% and sometimes far more (BENCHMARKS.md, issue 6, "Twelfth session"): run it
+more than once.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def main() -> None:
         db.close()
         print(f"{w.label:40s} {r['strategy']:21s} seed {r['seed']}: best "
               f"{(r['tflops'] or 0) * 1e3:6.1f} -> {(tflops or 0) * 1e3:6.1f} GFLOP/s "
-              f"({undone} trials unconfirmed, {took:.0f} s"
+              f"({undone} confirmations undone, {took:.0f} s"
               f"{'' if confirmed else '; the best is NOT confirmed'})", flush=True)  # fmt: skip
         Path(args.out).write_text(json.dumps([x for x in out if x], indent=1))
     pool.shutdown()
