@@ -2,8 +2,8 @@
 
     python benchmarks/plot_search.py RESULTS.json [--png OUT.png]
 
-The first table gives, per workload and strategy, the best found at 64 trials and at the
-end, and the trials each run needed to reach 95% of the best kernel found by any run; the
+The first table gives, per workload and strategy, the mean best GFLOP/s at 64 trials and at
+the end, and the trials each run needed to reach 95% of the best kernel found by any run; the
 second, per run, its trials (and how many of them a resumed run had already), wall time and
 best GFLOP/s at 64, 128, 256 and 512 trials and at the end; the third, per workload and seed,
 the trials each strategy of that seed needed to reach 95% of the best that seed's runs found
@@ -46,6 +46,16 @@ def best_curve(flops: float, lats) -> list[float]:
             best = max(best, flops / lat / 1e12)
         out.append(best)
     return out
+
+
+def workload_of(row: dict):
+    """The workload of a search_compare.py row (its layout as the row gives it)."""
+    from search_spaces import Workload
+
+    w = Workload.parse(row["op"], row["shape"])
+    if row["layout"] and w.layout != row["layout"]:
+        w = Workload.create(row["op"], w.shape, row["layout"])
+    return w
 
 
 def reach(curve: list[float], goal: float) -> int | None:
@@ -115,13 +125,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     rows = json.load(open(args.results))
-    from search_spaces import Workload
-
     by_w: dict[str, list] = defaultdict(list)
     for r in rows:
-        w = Workload.parse(r["op"], r["shape"])
-        if r["layout"] and w.layout != r["layout"]:
-            w = Workload.create(r["op"], w.shape, r["layout"])
+        w = workload_of(r)
         r["flops"] = w.compute.flops
         if args.seen:
             if "seen_latencies" not in r:
@@ -140,7 +146,7 @@ def main() -> None:
             reached = ", ".join(
                 str(x) if x else f">{len(r['curve'])}" for x, r in zip(reached_at, rs)
             )
-            print(f"{name:58s} {strategy:21s} {at64:7.2f} {end:7.2f}  {reached}")
+            print(f"{name:58s} {strategy:21s} {at64 * 1e3:7.1f} {end * 1e3:7.1f}  {reached}")
     budgets = (64, 128, 256, 512)
     print(f"\n{'workload':58s} {'strategy':21s} {'seed':>4s} {'trials':>6s} {'resumed':>7s} "
           f"{'wall s':>7s}  best GFLOP/s at {' / '.join(map(str, budgets))} / end")  # fmt: skip

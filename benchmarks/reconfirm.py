@@ -28,20 +28,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from plot_search import workload_of  # noqa: E402
 from search_compare import curve  # noqa: E402
 
 from measure import DevicePool, detect_local  # noqa: E402
-from search_spaces import Workload  # noqa: E402
 from tuner.tune import TuneOptions, confirm, device_info  # noqa: E402
 from tuning_db import TuningDB  # noqa: E402
 from tuning_db.models import TrialRow  # noqa: E402
-
-
-def workload_of(row: dict) -> Workload:
-    w = Workload.parse(row["op"], row["shape"])
-    if row["layout"] and w.layout != row["layout"]:
-        w = Workload.create(row["op"], w.shape, row["layout"])
-    return w
 
 
 def unconfirm(db: TuningDB) -> int:
